@@ -1,0 +1,99 @@
+"""The Principal: who called, as proven by a validated access token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from starlette.authentication import BaseUser
+
+__all__ = ["Principal"]
+
+
+def _string(claims: Mapping[str, object], *names: str) -> str | None:
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal(BaseUser):
+    """The caller behind a validated token; a Starlette `BaseUser`, so `request.user` works.
+
+    Attributes:
+        tenant_id: The caller's tenant (`tid`).
+        object_id: The user's or service principal's object id (`oid`), if present.
+        subject: The subject (`sub`), unique per user and application.
+        client_id: The calling application (`azp` in v2, `appid` in v1), if present.
+        name: The display name (`name`), if present.
+        username: `preferred_username` (v2), else `upn` or `unique_name` (v1), if present.
+        scopes: Delegated scopes from `scp`, split on whitespace.
+        roles: App roles from `roles`.
+        is_app: `True` for an app-only token (client credentials): no `scp`.
+        token_version: `"1.0"` or `"2.0"`.
+        expires_at: `exp`, in UNIX seconds.
+        claims: Every claim of the token, read-only.
+    """
+
+    tenant_id: str
+    object_id: str | None
+    subject: str | None
+    client_id: str | None
+    name: str | None
+    username: str | None
+    scopes: frozenset[str]
+    roles: frozenset[str]
+    is_app: bool
+    token_version: str
+    expires_at: float
+    claims: Mapping[str, object] = field(repr=False, compare=False, hash=False)
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, object], *, token_version: str) -> Principal:
+        """Build a Principal from claims the validator has already checked."""
+        scp = claims.get("scp")
+        roles = claims.get("roles")
+        exp = claims["exp"]
+        return cls(
+            tenant_id=str(claims["tid"]),
+            object_id=_string(claims, "oid"),
+            subject=_string(claims, "sub"),
+            client_id=_string(claims, "azp", "appid"),
+            name=_string(claims, "name"),
+            username=_string(claims, "preferred_username", "upn", "unique_name"),
+            scopes=frozenset(scp.split()) if isinstance(scp, str) else frozenset(),
+            roles=frozenset(r for r in roles if isinstance(r, str))
+            if isinstance(roles, list)
+            else frozenset(),
+            # Entra reference: app-only tokens have no `scp`; `idtyp` says so when present.
+            is_app=scp is None and claims.get("idtyp", "app") == "app",
+            token_version=token_version,
+            expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
+            claims=MappingProxyType(dict(claims)),
+        )
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether the token grants the delegated scope `scope` (case-sensitive)."""
+        return scope in self.scopes
+
+    def has_role(self, role: str) -> bool:
+        """Whether the token grants the app role `role` (case-sensitive)."""
+        return role in self.roles
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always `True`: a Principal exists only for a validated token."""
+        return True
+
+    @property
+    def display_name(self) -> str:
+        """The best human-readable name available."""
+        return self.name or self.username or self.client_id or self.subject or ""
+
+    @property
+    def identity(self) -> str:
+        """A stable identifier: the object id, else the subject."""
+        return self.object_id or self.subject or ""

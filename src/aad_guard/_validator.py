@@ -1,0 +1,367 @@
+"""TokenValidator: a token string in, a Principal or a TokenError out, cheap checks first."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Self
+
+from jwt.algorithms import get_default_algorithms
+
+from . import _jose
+from ._fetch import AsyncHTTPClient, Origin
+from ._keys import KeySnapshot, KeyStore, SigningKey
+from ._policy import (
+    TenantPolicy,
+    TenantRule,
+    is_guid,
+    normalize_tenant,
+    normalize_tenant_ids,
+)
+from ._principal import Principal
+from .errors import (
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    KeyIssuerMismatchError,
+    MissingClaimError,
+    NoScopesOrRolesError,
+    NotAnAccessTokenError,
+    TenantNotAllowedError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    UnknownKeyError,
+    VersionMismatchError,
+)
+
+__all__ = ["TokenValidator"]
+
+_SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+# The client application claim of each token version (Entra access-token reference).
+_CLIENT_CLAIM = {"1.0": "appid", "2.0": "azp"}
+
+
+def _duration(name: str, value: float, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "a positive" if positive else "a non-negative"
+        raise ValueError(f"{name} must be {kind} finite number of seconds, not {value!r}")
+    return float(value)
+
+
+def _limit(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _strings(name: str, values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be a collection of strings, not a string")
+    result = frozenset(values)
+    if not result or not all(isinstance(v, str) and v for v in result):
+        raise ValueError(f"{name} must hold at least one non-empty string")
+    return result
+
+
+def _time_claim(claims: Mapping[str, object], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None and name not in claims:
+        return None
+    # RFC 7519 NumericDate: a JSON number. Strings, booleans and non-finite values are not.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidClaimError(f"The token's {name!r} is not a number: {value!r}.", claim=name)
+    return float(value)
+
+
+class TokenValidator:
+    """Validates Entra ID access tokens for one API.
+
+    Args:
+        client_id: The API's application (client) id.
+        tenant: A tenant id (GUID) or verified domain for a single tenant; or
+            `"organizations"` (any work or school tenant), `"consumers"` (personal Microsoft
+            accounts) or `"common"` (both). Default `"organizations"`.
+        allowed_tenants: Tenant ids that may call; narrows `tenant`. Default: no list.
+        tenant_policy: A callable `(tenant_id, issuer, claims) -> bool`, sync or async, run
+            after the signature is verified; `True` admits. Default: none.
+        audiences: Accepted `aud` values. Default `{client_id, "api://" + client_id}`.
+        authority: The cloud's sign-in origin. Default `https://login.microsoftonline.com`;
+            `https://login.microsoftonline.us` (US Government), `https://login.chinacloudapi.cn`
+            (China). Plain `http` only to a loopback address.
+        accept_v1_tokens: Accept v1 tokens (`https://sts.windows.net/{tid}/`). Default `True`.
+        accept_id_tokens: Accept tokens without `azp`/`appid` (ID tokens). Default `False`.
+        allow_acl_tokens: Accept access tokens with neither `scp` nor `roles`, for APIs that
+            authorize callers by an access-control list of client ids. Default `False`.
+        custom_signing_keys: Fetch keys with `?appid={client_id}`, for apps with custom
+            signing keys (claims mapping). Default `False`.
+        clock_skew: Leeway for `exp` and `nbf`, in seconds. Default 300.
+        clock: Returns the current UNIX time in seconds; drives the key cache too. Default
+            `time.time` for tokens and `time.monotonic` for the cache.
+        http_client: An `httpx.AsyncClient` (or httpx2's) that the caller owns and closes.
+            Default: one created on first use and closed by `aclose()`.
+        allowed_algorithms: Accepted `alg` values. Default `{"RS256"}`, what Entra signs with.
+        max_token_length: Longer tokens are refused before decoding, in characters.
+            Default 32768.
+        refresh_interval: Seconds between background refreshes of metadata and keys
+            (minus up to 10% jitter). Default 3600.
+        kid_miss_cooldown: At most one refetch for unknown key ids per this many seconds,
+            counted from the end of the last fetch. Default 30.
+        max_stale: Serve the last good keys for this many seconds while the identity
+            provider is failing. Default 86400.
+        fetch_timeout: Seconds one metadata or JWKS request may take. Default 5.
+        max_document_bytes: Largest metadata or JWKS body, in bytes. Default 1 MiB.
+
+    Raises:
+        ValueError: a setting is invalid (checked here, never at the first request).
+        TypeError: a setting has the wrong type.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        tenant: str = "organizations",
+        allowed_tenants: Iterable[str] | None = None,
+        tenant_policy: TenantPolicy | None = None,
+        audiences: Iterable[str] | None = None,
+        authority: str = "https://login.microsoftonline.com",
+        accept_v1_tokens: bool = True,
+        accept_id_tokens: bool = False,
+        allow_acl_tokens: bool = False,
+        custom_signing_keys: bool = False,
+        clock_skew: float = 300,
+        clock: Callable[[], float] | None = None,
+        http_client: AsyncHTTPClient | None = None,
+        allowed_algorithms: Iterable[str] = ("RS256",),
+        max_token_length: int = 32 * 1024,
+        refresh_interval: float = 3600,
+        kid_miss_cooldown: float = 30,
+        max_stale: float = 86400,
+        fetch_timeout: float = 5,
+        max_document_bytes: int = 1024 * 1024,
+    ) -> None:
+        if not isinstance(client_id, str) or not client_id.strip():
+            raise ValueError("client_id must be the API's application (client) id")
+        if tenant_policy is not None and not callable(tenant_policy):
+            raise TypeError("tenant_policy must be a callable (tenant_id, issuer, claims) -> bool")
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning UNIX seconds")
+        origin = Origin.of(authority)
+        if authority.rstrip("/") != origin.url and authority.rstrip("/").lower() != origin.url:
+            raise ValueError(f"authority {authority!r} must be an origin, without a path")
+        algorithms = _strings("allowed_algorithms", allowed_algorithms)
+        if not algorithms <= _SUPPORTED_ALGORITHMS:
+            unsupported = sorted(algorithms - _SUPPORTED_ALGORITHMS)
+            raise ValueError(f"allowed_algorithms has {unsupported}; Entra keys are RSA keys")
+        self.client_id = client_id.strip()
+        self.tenant = normalize_tenant(tenant)
+        self.audiences = (
+            _strings("audiences", audiences)
+            if audiences is not None
+            else frozenset({self.client_id, f"api://{self.client_id}"})
+        )
+        self._rule = TenantRule(
+            self.tenant,
+            normalize_tenant_ids(allowed_tenants) if allowed_tenants is not None else None,
+        )
+        self._tenant_policy = tenant_policy
+        self._accept_v1 = bool(accept_v1_tokens)
+        self._accept_id_tokens = bool(accept_id_tokens)
+        self._allow_acl_tokens = bool(allow_acl_tokens)
+        self._clock_skew = _duration("clock_skew", clock_skew)
+        self._clock = clock or time.time
+        self._algorithms = {name: get_default_algorithms()[name] for name in algorithms}
+        self._max_token_length = _limit("max_token_length", max_token_length)
+        self._keys = KeyStore(
+            authority=origin,
+            tenant=self.tenant,
+            accept_v1_tokens=self._accept_v1,
+            custom_keys_app_id=self.client_id if custom_signing_keys else None,
+            http_client=http_client,
+            refresh_interval=_duration("refresh_interval", refresh_interval, positive=True),
+            kid_miss_cooldown=_duration("kid_miss_cooldown", kid_miss_cooldown),
+            max_stale=_duration("max_stale", max_stale),
+            fetch_timeout=_duration("fetch_timeout", fetch_timeout, positive=True),
+            max_document_bytes=_limit("max_document_bytes", max_document_bytes),
+            clock=clock or time.monotonic,
+        )
+
+    @property
+    def metadata_url(self) -> str:
+        """The OpenID metadata document this validator trusts."""
+        return self._keys.metadata_url
+
+    async def validate(self, token: str) -> Principal:
+        """Check `token` completely and return who called.
+
+        Raises:
+            TokenError: the token must be refused (401); `reason` says why.
+            KeysUnavailableError: no signing keys could be had (503).
+        """
+        jws = _jose.parse(token, max_length=self._max_token_length)
+        key_ref = _jose.check_header(jws.header, self._algorithms)
+        claims = jws.payload
+        tenant_id, issuer = self._check_unverified_claims(claims)
+
+        snapshot = await self._keys.snapshot()
+        version = self._check_issuer(claims, tenant_id, issuer, snapshot)
+        self._check_token_shape(claims, version)
+        if not self._rule.admits(tenant_id, resolved_tenant_id=snapshot.issuer_v2.tenant_id):
+            raise TenantNotAllowedError(
+                f"Tenant {tenant_id!r} is not allowed by the tenant setting.", tenant_id=tenant_id
+            )
+
+        key = snapshot.find(key_ref)
+        if key is None:
+            # Keys roll over without notice: look once more, unless that was done just now.
+            refreshed = await self._keys.refetch_for_unknown_key()
+            key = refreshed.find(key_ref) if refreshed is not None else None
+            if key is None:
+                raise UnknownKeyError(
+                    f"No signing key has id {key_ref.value!r}.", kid=key_ref.value
+                )
+        self._check_key_binding(key, issuer, tenant_id, version, snapshot)
+        self._verify_signature(jws, key)
+
+        if self._tenant_policy is not None:
+            verdict = self._tenant_policy(tenant_id, issuer, claims)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+            if verdict is not True:
+                raise TenantNotAllowedError(
+                    f"Tenant {tenant_id!r} is refused by the tenant policy.", tenant_id=tenant_id
+                )
+        return Principal.from_claims(claims, token_version=version)
+
+    async def refresh(self) -> None:
+        """Fetch metadata and keys now, e.g. at startup so the first request finds them.
+
+        Raises:
+            KeysUnavailableError: the fetch failed and no usable keys are cached.
+        """
+        await self._keys.refresh()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the validator created; an injected client is left open."""
+        await self._keys.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _check_unverified_claims(self, claims: Mapping[str, object]) -> tuple[str, str]:
+        """Claim checks that need no keys: lifetime, audience, `tid`, `iss` types."""
+        exp = _time_claim(claims, "exp")
+        if exp is None:
+            raise MissingClaimError(claim="exp")
+        nbf = _time_claim(claims, "nbf")
+        _time_claim(claims, "iat")
+        if nbf is not None and nbf > exp:
+            raise InvalidClaimError("The token's 'nbf' is after its 'exp'.", claim="nbf")
+        now = self._clock()
+        if exp <= now - self._clock_skew:
+            raise TokenExpiredError(f"The token expired at {exp!r}; the time is {now!r}.")
+        if nbf is not None and nbf > now + self._clock_skew:
+            raise TokenNotYetValidError(f"The token is valid from {nbf!r}; the time is {now!r}.")
+
+        aud = claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        if aud is None:
+            raise MissingClaimError(claim="aud")
+        if not isinstance(aud, str) or aud not in self.audiences:
+            raise InvalidAudienceError(
+                f"The token's audience {aud!r} is not one of {sorted(self.audiences)!r}."
+            )
+
+        tenant_id, issuer = claims.get("tid"), claims.get("iss")
+        if tenant_id is None:
+            raise MissingClaimError(claim="tid")
+        if not is_guid(tenant_id):
+            raise InvalidClaimError(f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid")
+        if issuer is None:
+            raise MissingClaimError(claim="iss")
+        if not isinstance(issuer, str):
+            raise InvalidClaimError(f"The token's 'iss' {issuer!r} is not a string.", claim="iss")
+        return tenant_id, issuer
+
+    def _check_issuer(
+        self, claims: Mapping[str, object], tenant_id: str, issuer: str, snapshot: KeySnapshot
+    ) -> str:
+        """`iss` must be the metadata's issuer for `tid`, exactly; return the token version."""
+        if issuer == snapshot.issuer_v2.for_tenant(tenant_id):
+            version = "2.0"
+        elif snapshot.issuer_v1 is not None and issuer == snapshot.issuer_v1.for_tenant(tenant_id):
+            version = "1.0"
+        else:
+            raise InvalidIssuerError(
+                f"The token's issuer {issuer!r} is not the issuer of tenant {tenant_id!r}."
+            )
+        ver = claims.get("ver")
+        if ver is None:
+            raise MissingClaimError(claim="ver")
+        if ver != version:
+            raise VersionMismatchError(
+                f"The token's 'ver' {ver!r} does not match its v{version} issuer."
+            )
+        return version
+
+    def _check_token_shape(self, claims: Mapping[str, object], version: str) -> None:
+        """An access token names its client, and carries scopes or roles (rule 21)."""
+        scp, roles = claims.get("scp"), claims.get("roles")
+        if scp is not None and not isinstance(scp, str):
+            raise InvalidClaimError(f"The token's 'scp' is not a string: {scp!r}.", claim="scp")
+        if roles is not None and not (
+            isinstance(roles, list) and all(isinstance(role, str) for role in roles)
+        ):
+            raise InvalidClaimError(
+                f"The token's 'roles' is not a list of strings: {roles!r}.", claim="roles"
+            )
+        client_claim = _CLIENT_CLAIM[version]
+        client = claims.get(client_claim)
+        if client is not None and not isinstance(client, str):
+            raise InvalidClaimError(
+                f"The token's {client_claim!r} is not a string: {client!r}.", claim=client_claim
+            )
+        if client is None and not self._accept_id_tokens:
+            raise NotAnAccessTokenError(
+                f"The token has no {client_claim!r} claim: an ID token, not an access token. "
+                "Send an access token requested for this API's scope."
+            )
+        if scp is None and roles is None and client is not None and not self._allow_acl_tokens:
+            raise NoScopesOrRolesError("The access token has neither 'scp' nor 'roles'.")
+
+    @staticmethod
+    def _check_key_binding(
+        key: SigningKey, issuer: str, tenant_id: str, version: str, snapshot: KeySnapshot
+    ) -> None:
+        """A key with an `issuer` member signs only for that issuer (rule 19)."""
+        if key.issuer is None:
+            return
+        bound = key.issuer.replace("{tenantid}", tenant_id)
+        v2_form = issuer if version == "2.0" else snapshot.issuer_v2.for_tenant(tenant_id)
+        if bound not in (issuer, v2_form):
+            raise KeyIssuerMismatchError(
+                f"Key {key.kid!r} is bound to issuer {key.issuer!r}, not to {issuer!r}."
+            )
+
+    def _verify_signature(self, jws: _jose.CompactJWS, key: SigningKey) -> None:
+        alg = jws.header["alg"]
+        algorithm = self._algorithms[alg] if isinstance(alg, str) else None
+        if algorithm is None or (key.algorithm is not None and key.algorithm != alg):
+            raise InvalidSignatureError(f"Key {key.kid!r} is not for algorithm {alg!r}.")
+        if not algorithm.verify(jws.signing_input, key.public_key, jws.signature):
+            raise InvalidSignatureError(f"The signature does not verify with key {key.kid!r}.")

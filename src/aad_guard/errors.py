@@ -1,0 +1,288 @@
+"""The error tree, with the stable reason code each failure is known by.
+
+```
+AADGuardError
+├── TokenError                      401 invalid_token
+│   ├── MalformedTokenError         malformed_token
+│   ├── TokenTooLargeError          token_too_large
+│   ├── UnsupportedAlgorithmError   unsupported_algorithm
+│   ├── CriticalHeaderError         unsupported_crit_header
+│   ├── MissingKeyIdError           missing_kid
+│   ├── GraphTokenError             graph_token
+│   ├── UnknownKeyError             unknown_kid
+│   ├── InvalidSignatureError       invalid_signature
+│   ├── KeyIssuerMismatchError      key_issuer_mismatch
+│   ├── MissingClaimError           missing_claim
+│   ├── InvalidClaimError           invalid_claim
+│   ├── TokenExpiredError           token_expired
+│   ├── TokenNotYetValidError       token_not_yet_valid
+│   ├── InvalidAudienceError        invalid_audience
+│   ├── InvalidIssuerError          invalid_issuer
+│   ├── VersionMismatchError        version_mismatch
+│   ├── NotAnAccessTokenError       not_an_access_token
+│   ├── NoScopesOrRolesError        no_scopes_or_roles
+│   └── TenantNotAllowedError       tenant_not_allowed
+├── InsufficientScopeError          403 insufficient_scope
+└── KeysUnavailableError            503 keys_unavailable
+```
+
+Messages name the claim and show values with `!r`; they never contain a token, a
+signature or a key. `description` is a fixed phrase per class, safe to send to clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "AADGuardError",
+    "CriticalHeaderError",
+    "GraphTokenError",
+    "InsufficientScopeError",
+    "InvalidAudienceError",
+    "InvalidClaimError",
+    "InvalidIssuerError",
+    "InvalidSignatureError",
+    "KeyIssuerMismatchError",
+    "KeysUnavailableError",
+    "MalformedTokenError",
+    "MissingClaimError",
+    "MissingKeyIdError",
+    "NoScopesOrRolesError",
+    "NotAnAccessTokenError",
+    "TenantNotAllowedError",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenNotYetValidError",
+    "TokenTooLargeError",
+    "UnknownKeyError",
+    "UnsupportedAlgorithmError",
+    "VersionMismatchError",
+]
+
+
+class AADGuardError(Exception):
+    """Base of every error aad_guard raises about a token or its keys.
+
+    Attributes:
+        status_code: The HTTP status an API should answer with.
+        error: The RFC 6750 error code (`None` when the challenge carries none).
+        reason: A stable machine-readable code, safe to log and to match on.
+        description: A fixed phrase for clients; never echoes the token or its claims.
+    """
+
+    status_code: int = 401
+    error: str | None = "invalid_token"
+    reason: str = "invalid_token"
+    description: str = "The access token is invalid."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.description)
+
+    @property
+    def message(self) -> str:
+        """The detailed message: for logs and developers, not for clients."""
+        return str(self.args[0])
+
+
+class TokenError(AADGuardError):
+    """The token cannot be accepted: answer 401 `invalid_token` (RFC 6750 §3.1)."""
+
+
+class MalformedTokenError(TokenError):
+    """The token is not a well-formed compact JWS with JSON-object header and payload."""
+
+    reason = "malformed_token"
+    description = "The access token is malformed."
+
+
+class TokenTooLargeError(TokenError):
+    """The token is longer than `max_token_length`; it was not decoded."""
+
+    reason = "token_too_large"
+    description = "The access token is too large."
+
+
+class UnsupportedAlgorithmError(TokenError):
+    """The header's `alg` is not one of `allowed_algorithms`."""
+
+    reason = "unsupported_algorithm"
+    description = "The access token is signed with an algorithm that is not accepted."
+
+
+class CriticalHeaderError(TokenError):
+    """The header has a `crit` member, whose extensions aad_guard does not implement."""
+
+    reason = "unsupported_crit_header"
+    description = "The access token uses critical header extensions that are not supported."
+
+
+class MissingKeyIdError(TokenError):
+    """The header names no signing key (`kid`, or `x5t` in old v1 tokens)."""
+
+    reason = "missing_kid"
+    description = "The access token does not name its signing key."
+
+
+class GraphTokenError(TokenError):
+    """The token was issued for Microsoft Graph; only Graph itself can validate it.
+
+    Its header carries a `nonce`, so its signature never verifies for a third party. The
+    client should request a token for this API's scopes instead.
+    """
+
+    reason = "graph_token"
+    description = (
+        "The access token was issued for Microsoft Graph; request a token for this API instead."
+    )
+
+
+class UnknownKeyError(TokenError):
+    """No key in the issuer's current key set has the token's key id."""
+
+    reason = "unknown_kid"
+    description = "The access token is signed with an unknown key."
+
+    def __init__(self, message: str | None = None, *, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid
+
+
+class InvalidSignatureError(TokenError):
+    """The signature does not verify with the key the token names."""
+
+    reason = "invalid_signature"
+    description = "The access token signature is invalid."
+
+
+class KeyIssuerMismatchError(TokenError):
+    """The signing key is bound (its JWK `issuer`) to another issuer than the token's."""
+
+    reason = "key_issuer_mismatch"
+    description = "The access token is signed with a key of another issuer."
+
+
+class MissingClaimError(TokenError):
+    """A required claim is absent."""
+
+    reason = "missing_claim"
+    description = "The access token lacks a required claim."
+
+    def __init__(self, message: str | None = None, *, claim: str) -> None:
+        super().__init__(message or f"The token has no {claim!r} claim.")
+        self.claim = claim
+
+
+class InvalidClaimError(TokenError):
+    """A claim has the wrong type or an impossible value."""
+
+    reason = "invalid_claim"
+    description = "The access token has an invalid claim."
+
+    def __init__(self, message: str | None = None, *, claim: str) -> None:
+        super().__init__(message or f"The token's {claim!r} claim is invalid.")
+        self.claim = claim
+
+
+class TokenExpiredError(TokenError):
+    """`exp` plus the allowed clock skew is in the past."""
+
+    reason = "token_expired"
+    description = "The access token has expired."
+
+
+class TokenNotYetValidError(TokenError):
+    """`nbf` minus the allowed clock skew is in the future."""
+
+    reason = "token_not_yet_valid"
+    description = "The access token is not valid yet."
+
+
+class InvalidAudienceError(TokenError):
+    """`aud` is not one of the API's audiences."""
+
+    reason = "invalid_audience"
+    description = "The access token was issued for another audience."
+
+
+class InvalidIssuerError(TokenError):
+    """`iss` is not the configured cloud's issuer for the token's tenant."""
+
+    reason = "invalid_issuer"
+    description = "The access token was issued by an issuer that is not accepted."
+
+
+class VersionMismatchError(TokenError):
+    """`ver` disagrees with the issuer form, or v1 tokens are not accepted."""
+
+    reason = "version_mismatch"
+    description = "The access token version is not accepted."
+
+
+class NotAnAccessTokenError(TokenError):
+    """The token names no client application (`azp`/`appid`): an ID token, most likely."""
+
+    reason = "not_an_access_token"
+    description = "The token is not an access token."
+
+
+class NoScopesOrRolesError(TokenError):
+    """The access token carries neither `scp` nor `roles`."""
+
+    reason = "no_scopes_or_roles"
+    description = "The access token carries no scopes or roles."
+
+
+class TenantNotAllowedError(TokenError):
+    """The tenant policy refuses the token's tenant."""
+
+    reason = "tenant_not_allowed"
+    description = "The access token's tenant is not allowed to call this API."
+
+    def __init__(self, message: str | None = None, *, tenant_id: str | None = None) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+
+
+class InsufficientScopeError(AADGuardError):
+    """The token is valid but lacks every scope or role the route accepts (RFC 6750 §3.1).
+
+    Attributes:
+        scopes: The scopes the route accepts, any one of which would do.
+        roles: The app roles the route accepts, any one of which would do.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "insufficient_scope"
+    description = "The access token does not grant the scope or role this request requires."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        scopes: Iterable[str] = (),
+        roles: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.scopes = tuple(scopes)
+        self.roles = tuple(roles)
+
+
+class KeysUnavailableError(AADGuardError):
+    """No usable signing keys: the identity provider could not be reached or answered badly.
+
+    Not the client's fault, so the API answers 503 with `Retry-After`, never 401.
+
+    Attributes:
+        retry_after: Seconds after which a retry may succeed (at least 1).
+    """
+
+    status_code = 503
+    error = "temporarily_unavailable"
+    reason = "keys_unavailable"
+    description = "The token signing keys are temporarily unavailable; retry later."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(-(-retry_after // 1)))

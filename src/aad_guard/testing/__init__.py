@@ -1,0 +1,32 @@
+"""Test aad_guard-protected APIs without a tenant: a local Entra ID look-alike.
+
+```python
+from aad_guard.testing import LocalIssuer
+
+issuer = LocalIssuer()
+validator = TokenValidator(client_id=issuer.client_id, http_client=issuer.client())
+principal = await validator.validate(issuer.token(scopes=["Tasks.Read"]))
+```
+"""
+
+from __future__ import annotations
+
+from ._issuer import (
+    DEFAULT_API_CLIENT_ID,
+    DEFAULT_CALLER_CLIENT_ID,
+    DEFAULT_TENANT_ID,
+    MSA_TENANT_ID,
+    Fault,
+    LocalIssuer,
+)
+from ._keys import LocalKey
+
+__all__ = [
+    "DEFAULT_API_CLIENT_ID",
+    "DEFAULT_CALLER_CLIENT_ID",
+    "DEFAULT_TENANT_ID",
+    "MSA_TENANT_ID",
+    "Fault",
+    "LocalIssuer",
+    "LocalKey",
+]
