@@ -277,23 +277,22 @@ class TokenValidator:
         if nbf is not None and nbf > now + self._clock_skew:
             raise TokenNotYetValidError(f"The token is valid from {nbf!r}; the time is {now!r}.")
 
-        aud = claims.get("aud")
+        if "aud" not in claims:
+            raise MissingClaimError(claim="aud")
+        aud = claims["aud"]
         if isinstance(aud, list) and len(aud) == 1:
             aud = aud[0]
-        if aud is None:
-            raise MissingClaimError(claim="aud")
         if not isinstance(aud, str) or aud not in self.audiences:
             raise InvalidAudienceError(
                 f"The token's audience {aud!r} is not one of {sorted(self.audiences)!r}."
             )
 
-        tenant_id, issuer = claims.get("tid"), claims.get("iss")
-        if tenant_id is None:
-            raise MissingClaimError(claim="tid")
+        for name in ("tid", "iss"):
+            if name not in claims:
+                raise MissingClaimError(claim=name)
+        tenant_id, issuer = claims["tid"], claims["iss"]
         if not is_guid(tenant_id):
             raise InvalidClaimError(f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid")
-        if issuer is None:
-            raise MissingClaimError(claim="iss")
         if not isinstance(issuer, str):
             raise InvalidClaimError(f"The token's 'iss' {issuer!r} is not a string.", claim="iss")
         return tenant_id, issuer
@@ -310,9 +309,9 @@ class TokenValidator:
             raise InvalidIssuerError(
                 f"The token's issuer {issuer!r} is not the issuer of tenant {tenant_id!r}."
             )
-        ver = claims.get("ver")
-        if ver is None:
+        if "ver" not in claims:
             raise MissingClaimError(claim="ver")
+        ver = claims["ver"]
         if ver != version:
             raise VersionMismatchError(
                 f"The token's 'ver' {ver!r} does not match its v{version} issuer."

@@ -112,6 +112,8 @@ class LocalIssuer:
         self.keys: list[LocalKey] = [self._new_key(), self._new_key()]
         self.signing_key = self.keys[0]
         self.custom_keys: dict[str, LocalKey] = {}
+        # The JWK `issuer` of a key, by kid; unlisted keys are bound to the v2 template.
+        self.key_issuers: dict[str, str | None] = {}
         self.requests: list[httpx.Request] = []
         self._fault: _FaultState | None = None
         self.transport = httpx.MockTransport(self.handle)
@@ -141,11 +143,15 @@ class LocalIssuer:
         return key
 
     def jwks(self, *, app_id: str | None = None) -> dict[str, object]:
-        """The JWKS as served: every listed key, bound to the v2 issuer template."""
-        issuer = f"{self.v2_issuer_origin}/{{tenantid}}/v2.0"
-        keys = [key.public_jwk(issuer=issuer) for key in self.keys]
+        """The JWKS as served: every listed key, bound to its issuer (`key_issuers`)."""
+        listed = list(self.keys)
         if app_id is not None and app_id in self.custom_keys:
-            keys.append(self.custom_keys[app_id].public_jwk(issuer=issuer))
+            listed.append(self.custom_keys[app_id])
+        template = f"{self.v2_issuer_origin}/{{tenantid}}/v2.0"
+        keys = []
+        for key in listed:
+            issuer = self.key_issuers.get(key.kid, template)
+            keys.append(key.public_jwk() if issuer is None else key.public_jwk(issuer=issuer))
         return {"keys": keys}
 
     # -- metadata --------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Shared fixtures: both anyio backends, a controllable clock, a local issuer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pytest
+
+from aad_guard import TokenValidator
+from aad_guard.testing import LocalIssuer
+
+
+class MakeValidator(Protocol):
+    """Builds a `TokenValidator` wired to the local issuer; keyword options override."""
+
+    def __call__(self, **options: Any) -> TokenValidator: ...
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Run every `@pytest.mark.anyio` test on asyncio and on trio."""
+    return str(request.param)
+
+
+@dataclass
+class FakeClock:
+    """UNIX seconds that move only when a test says so."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def issuer(clock: FakeClock) -> LocalIssuer:
+    return LocalIssuer(clock=clock)
+
+
+@pytest.fixture
+async def make_validator(issuer: LocalIssuer, clock: FakeClock) -> AsyncIterator[MakeValidator]:
+    """Build validators against the local issuer, on the shared clock; closed afterwards."""
+    validators: list[TokenValidator] = []
+    client = issuer.client()
+
+    def make(**options: Any) -> TokenValidator:
+        options.setdefault("client_id", issuer.client_id)
+        options.setdefault("clock", clock)
+        options.setdefault("http_client", client)
+        validator = TokenValidator(**options)
+        validators.append(validator)
+        return validator
+
+    yield make
+    for validator in validators:
+        await validator.aclose()
+    await client.aclose()
