@@ -119,6 +119,22 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return seconds if 0 <= seconds < math.inf else None
 
 
+async def _read_capped(response: HTTPResponse, max_bytes: int) -> bytes:
+    body = bytearray()
+    chunks = response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError(f"the body is larger than {max_bytes} bytes")
+    finally:
+        # Stopping early leaves the generator suspended; close it now, not at GC (trio warns).
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+    return bytes(body)
+
+
 async def fetch_json(
     client: AsyncHTTPClient,
     url: str,
@@ -144,11 +160,7 @@ async def fetch_json(
                         f"GET {url} answered {response.status_code}",
                         retry_after=_retry_after(response.headers),
                     )
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise FetchError(f"GET {url} returned more than {max_bytes} bytes")
+                body = await _read_capped(response, max_bytes)
     except FetchError:
         raise
     except TimeoutError as exc:
@@ -158,6 +170,6 @@ async def fetch_json(
     except Exception as exc:
         raise FetchError(f"GET {url} failed: {type(exc).__name__}") from exc
     try:
-        return loads_object(bytes(body))
+        return loads_object(body)
     except ValueError as exc:
         raise FetchError(f"GET {url} did not return a JSON object: {exc}") from exc

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ._background import spawn
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
-from ._jose import KeyRef
+from ._jose import KeyRef, b64url_decode
 from ._policy import IssuerTemplate
 from .errors import KeysUnavailableError
 
@@ -64,6 +64,14 @@ class KeySnapshot:
         return self.keys_by_x5t.get(ref.value) or self.keys.get(ref.value)
 
 
+def _modulus_bits(n: object) -> int:
+    """The size of an RSA modulus in JWK form; 0 if it is not one."""
+    try:
+        return int.from_bytes(b64url_decode(n), "big").bit_length() if isinstance(n, str) else 0
+    except ValueError:
+        return 0
+
+
 def _signing_key(jwk: object) -> SigningKey | None:
     """A JWK as a `SigningKey`, or `None` if it must not verify tokens (rule 15)."""
     if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
@@ -78,12 +86,14 @@ def _signing_key(jwk: object) -> SigningKey | None:
         return None
     if not (issuer is None or isinstance(issuer, str)) or not (x5t is None or isinstance(x5t, str)):
         return None
+    if _modulus_bits(jwk.get("n")) < MIN_RSA_BITS:
+        return None
     try:
         # PyJWK parses the JWK; its errors quote the whole key, so they are not passed on.
         key = jwt.PyJWK(jwk, algorithm="RS256").key
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
-    if not isinstance(key, RSAPublicKey) or key.key_size < MIN_RSA_BITS:
+    if not isinstance(key, RSAPublicKey):
         return None
     return SigningKey(kid, x5t, issuer, algorithm, key)
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 from jwt.algorithms import get_default_algorithms
 
@@ -153,7 +154,8 @@ class TokenValidator:
         if clock is not None and not callable(clock):
             raise TypeError("clock must be a callable returning UNIX seconds")
         origin = Origin.of(authority)
-        if authority.rstrip("/") != origin.url and authority.rstrip("/").lower() != origin.url:
+        parts = urlsplit(authority)
+        if parts.path not in ("", "/") or parts.query:
             raise ValueError(f"authority {authority!r} must be an origin, without a path")
         algorithms = _strings("allowed_algorithms", allowed_algorithms)
         if not algorithms <= _SUPPORTED_ALGORITHMS:
