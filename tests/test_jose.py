@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aad_guard._jose import b64url_decode, check_header, loads_object, parse
+from aad_guard._jose import TokenReader, b64url_decode, check_header, loads_object, parse
 from aad_guard.errors import (
+    AADGuardError,
     CriticalHeaderError,
     GraphTokenError,
     MalformedTokenError,
@@ -180,3 +181,40 @@ def test_no_kid_and_no_x5t_is_refused() -> None:
 def test_key_ids_must_be_short_non_empty_strings(kid: object) -> None:
     with pytest.raises(MalformedTokenError, match="kid"):
         check_header({"alg": "RS256", "kid": kid}, {"RS256"})
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["RS256", "HS256", "none"]),
+            st.sampled_from(["k1", "k2", "", None]),
+            st.sampled_from([{}, {"a": 1}, {"exp": 1, "exp2": 2}]),
+        ),
+        max_size=60,
+    )
+)
+def test_token_reader_agrees_with_parse_and_check_header(
+    tokens: list[tuple[str, str | None, dict[str, object]]],
+) -> None:
+    """Remembering accepted headers never changes a verdict, whatever the order of tokens."""
+    reader = TokenReader(allowed_algorithms={"RS256"}, max_length=10_000)
+    for alg, kid, payload in tokens:
+        header = {"alg": alg} if kid is None else {"alg": alg, "kid": kid}
+        token = f"{segment(header)}.{segment(payload)}.{b64(b'sig')}"
+        try:
+            jws = parse(token, max_length=10_000)
+            expected: object = (jws, check_header(jws.header, {"RS256"}))
+        except AADGuardError as error:
+            expected = type(error)
+        try:
+            actual: object = reader.read(token)
+        except AADGuardError as error:
+            actual = type(error)
+        assert actual == expected
+
+
+def test_token_reader_memory_is_bounded() -> None:
+    reader = TokenReader(allowed_algorithms={"RS256"}, max_length=10_000)
+    for i in range(1000):
+        reader.read(f"{segment({'alg': 'RS256', 'kid': str(i)})}.{segment({})}.{b64(b'sig')}")
+    assert len(reader._accepted) <= TokenReader.MAX_REMEMBERED_HEADERS

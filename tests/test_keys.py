@@ -476,8 +476,7 @@ async def test_keys_shorter_than_2048_bits_are_never_used(
 
     weak = LocalKey("weak-key", rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505
     issuer.keys.append(weak)
-    with pytest.warns(UserWarning, match="1024 bits"):  # PyJWT warns the signer, rightly
-        token = issuer.token(key=weak)
+    token = issuer.token(key=weak)
     with pytest.raises(UnknownKeyError):
         await make_validator().validate(token)
 

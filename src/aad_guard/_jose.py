@@ -17,7 +17,15 @@ from .errors import (
     UnsupportedAlgorithmError,
 )
 
-__all__ = ["CompactJWS", "KeyRef", "b64url_decode", "check_header", "loads_object", "parse"]
+__all__ = [
+    "CompactJWS",
+    "KeyRef",
+    "TokenReader",
+    "b64url_decode",
+    "check_header",
+    "loads_object",
+    "parse",
+]
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 # In the last character of an unpadded segment, the bits past the final byte must be zero
@@ -79,17 +87,17 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: `json.loads` with hooks would build a new decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+
+
 def loads_object(data: bytes) -> dict[str, object]:
     """Parse strict UTF-8 JSON whose top level is an object; raise `ValueError` otherwise.
 
     Duplicate member names at any depth, `NaN` and the infinities are refused.
     """
     try:
-        value = json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_unique_object,
-            parse_constant=_reject_constant,
-        )
+        value = _DECODER.decode(data.decode("utf-8"))
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
     if not isinstance(value, dict):
@@ -97,13 +105,7 @@ def loads_object(data: bytes) -> dict[str, object]:
     return value
 
 
-def parse(token: str, *, max_length: int) -> CompactJWS:
-    """Split and decode a compact JWS without trusting any of it.
-
-    Raises:
-        TokenTooLargeError: `token` is longer than `max_length` characters.
-        MalformedTokenError: not three canonical base64url segments of JSON objects.
-    """
+def _split(token: str, max_length: int) -> list[str]:
     if not isinstance(token, str):
         raise MalformedTokenError(f"The token is a {type(token).__name__}, not a string.")
     if len(token) > max_length:
@@ -115,15 +117,20 @@ def parse(token: str, *, max_length: int) -> CompactJWS:
         raise MalformedTokenError(
             f"The token has {len(parts)} segments; a compact JWS has exactly 3."
         )
-    header_segment, payload_segment, signature_segment = parts
+    return parts
+
+
+def _decode_object(segment: str, part: str) -> dict[str, object]:
     try:
-        header = loads_object(b64url_decode(header_segment))
+        return loads_object(b64url_decode(segment))
     except ValueError as exc:
-        raise MalformedTokenError(f"The token header is not valid: {exc}.") from exc
-    try:
-        payload = loads_object(b64url_decode(payload_segment))
-    except ValueError as exc:
-        raise MalformedTokenError(f"The token payload is not valid: {exc}.") from exc
+        raise MalformedTokenError(f"The token {part} is not valid: {exc}.") from exc
+
+
+def _assemble(
+    header_segment: str, header: dict[str, object], payload_segment: str, signature_segment: str
+) -> CompactJWS:
+    payload = _decode_object(payload_segment, "payload")
     try:
         signature = b64url_decode(signature_segment)
     except ValueError as exc:
@@ -132,6 +139,48 @@ def parse(token: str, *, max_length: int) -> CompactJWS:
         raise MalformedTokenError("The token has an empty signature.")
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
     return CompactJWS(header, payload, signing_input, signature)
+
+
+def parse(token: str, *, max_length: int) -> CompactJWS:
+    """Split and decode a compact JWS without trusting any of it.
+
+    Raises:
+        TokenTooLargeError: `token` is longer than `max_length` characters.
+        MalformedTokenError: not three canonical base64url segments of JSON objects.
+    """
+    header, payload, signature = _split(token, max_length)
+    return _assemble(header, _decode_object(header, "header"), payload, signature)
+
+
+class TokenReader:
+    """Parses tokens and applies the header rules, remembering the headers it accepted.
+
+    One signing key gives one header, byte for byte, so the few accepted header segments
+    repeat on every request; their decoding and checks are done once. Refused headers are
+    never remembered, and the memory is cleared when full, so junk cannot grow it.
+    """
+
+    MAX_REMEMBERED_HEADERS = 32
+
+    def __init__(self, *, allowed_algorithms: Collection[str], max_length: int) -> None:
+        self._allowed_algorithms = allowed_algorithms
+        self._max_length = max_length
+        self._accepted: dict[str, tuple[dict[str, object], KeyRef]] = {}
+
+    def read(self, token: str) -> tuple[CompactJWS, KeyRef]:
+        """Parse `token` and check its header (`parse`, then `check_header`)."""
+        header_segment, payload_segment, signature_segment = _split(token, self._max_length)
+        accepted = self._accepted.get(header_segment)
+        if accepted is not None:
+            header, key_ref = accepted
+            return _assemble(header_segment, header, payload_segment, signature_segment), key_ref
+        header = _decode_object(header_segment, "header")
+        jws = _assemble(header_segment, header, payload_segment, signature_segment)
+        key_ref = check_header(header, self._allowed_algorithms)
+        if len(self._accepted) >= self.MAX_REMEMBERED_HEADERS:
+            self._accepted.clear()
+        self._accepted[header_segment] = (header, key_ref)
+        return jws, key_ref
 
 
 def _identifier(header: dict[str, object], name: str) -> str | None:

@@ -75,7 +75,7 @@ def _time_claim(claims: Mapping[str, object], name: str) -> float | None:
     if value is None and name not in claims:
         return None
     # RFC 7519 NumericDate: a JSON number. Strings, booleans and non-finite values are not.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidClaimError(f"The token's {name!r} is not a number: {value!r}.", claim=name)
     return float(value)
 
@@ -179,7 +179,10 @@ class TokenValidator:
         self._clock_skew = _duration("clock_skew", clock_skew)
         self._clock = clock or time.time
         self._algorithms = {name: get_default_algorithms()[name] for name in algorithms}
-        self._max_token_length = _limit("max_token_length", max_token_length)
+        self._reader = _jose.TokenReader(
+            allowed_algorithms=frozenset(self._algorithms),
+            max_length=_limit("max_token_length", max_token_length),
+        )
         self._keys = KeyStore(
             authority=origin,
             tenant=self.tenant,
@@ -206,8 +209,7 @@ class TokenValidator:
             TokenError: the token must be refused (401); `reason` says why.
             KeysUnavailableError: no signing keys could be had (503).
         """
-        jws = _jose.parse(token, max_length=self._max_token_length)
-        key_ref = _jose.check_header(jws.header, self._algorithms)
+        jws, key_ref = self._reader.read(token)
         claims = jws.payload
         tenant_id, issuer = self._check_unverified_claims(claims)
 

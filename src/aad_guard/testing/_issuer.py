@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -12,7 +13,7 @@ from typing import Literal
 
 import anyio
 import httpx
-import jwt
+from jwt.algorithms import get_default_algorithms
 
 from .._fetch import Origin
 from .._policy import MSA_TENANT_ID, is_guid
@@ -371,10 +372,26 @@ class LocalIssuer:
         key: LocalKey | None = None,
         algorithm: str = "RS256",
     ) -> str:
-        """Sign any payload as it is, for tokens no `token()` option describes."""
+        """Sign any header and payload as they are, even ones no validator should accept.
+
+        `alg` is set to `algorithm` unless `headers` names another; the signature is always
+        made with `algorithm` (an RSA algorithm), so hostile headers can be tested.
+        """
         signer = key or self.signing_key
-        header = {"typ": "JWT", **(headers if headers is not None else {"kid": signer.kid})}
-        return jwt.encode(dict(payload), signer.private_key, algorithm=algorithm, headers=header)
+        header = {
+            "alg": algorithm,
+            "typ": "JWT",
+            **(headers if headers is not None else {"kid": signer.kid}),
+        }
+        segments = [_b64_json(header), _b64_json(payload)]
+        signing_input = ".".join(segments).encode("ascii")
+        signature = get_default_algorithms()[algorithm].sign(signing_input, signer.private_key)
+        return ".".join([*segments, base64.urlsafe_b64encode(signature).decode().rstrip("=")])
+
+
+def _b64_json(document: Mapping[str, object]) -> str:
+    data = json.dumps(document, separators=(",", ":"), allow_nan=True).encode("utf-8")
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
 def _kind(path: str) -> Document | None:

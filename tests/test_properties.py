@@ -1,0 +1,113 @@
+"""Property-based tests: no input makes `validate` fail with anything but an AADGuardError."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aad_guard import Principal, TokenValidator
+from aad_guard.errors import AADGuardError
+from aad_guard.testing import LocalIssuer
+from tests.conftest import FakeClock
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+claim_names = st.sampled_from(
+    ["aud", "iss", "tid", "exp", "nbf", "iat", "ver", "scp", "roles", "azp", "appid", "idtyp"]
+)
+header_names = st.sampled_from(["alg", "kid", "x5t", "typ", "crit", "jku", "nonce", "b64"])
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def portal(request: pytest.FixtureRequest) -> Iterator[BlockingPortal]:
+    """One event loop per test, shared by all of hypothesis's examples."""
+    with start_blocking_portal(backend=request.param) as portal:
+        yield portal
+
+
+@pytest.fixture
+def setup(portal: BlockingPortal) -> Iterator[tuple[LocalIssuer, TokenValidator]]:
+    clock = FakeClock()
+    issuer = LocalIssuer(clock=clock)
+    client = issuer.client()
+    validator = TokenValidator(client_id=issuer.client_id, clock=clock, http_client=client)
+    yield issuer, validator
+    portal.call(client.aclose)
+
+
+def outcome(portal: BlockingPortal, validator: TokenValidator, token: str) -> object:
+    try:
+        return portal.call(validator.validate, token)
+    except AADGuardError as error:
+        return error
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text(max_size=300) | st.from_regex(r"[A-Za-z0-9_\-]{0,60}(\.[A-Za-z0-9_\-=+/ ]{0,60}){2}")
+)
+def test_no_string_escapes_the_error_tree_or_reaches_the_network(
+    portal: BlockingPortal, setup: tuple[LocalIssuer, TokenValidator], token: str
+) -> None:
+    issuer, validator = setup
+    assert isinstance(outcome(portal, validator, token), AADGuardError)
+    assert issuer.count() == 0
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(claim_names, json_values, max_size=4), st.sets(claim_names, max_size=3))
+def test_signed_tokens_with_any_claim_values_pass_or_fail_cleanly(
+    portal: BlockingPortal,
+    setup: tuple[LocalIssuer, TokenValidator],
+    claims: dict[str, object],
+    removed: set[str],
+) -> None:
+    issuer, validator = setup
+    result = outcome(portal, validator, issuer.token(claims=claims, remove=removed))
+    assert isinstance(result, Principal | AADGuardError)
+    assert {request.url.host for request in issuer.requests} <= {issuer_host(issuer)}
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(header_names, json_values, max_size=4))
+def test_signed_tokens_with_any_header_values_pass_or_fail_cleanly(
+    portal: BlockingPortal, setup: tuple[LocalIssuer, TokenValidator], header: dict[str, object]
+) -> None:
+    issuer, validator = setup
+    token = issuer.token(headers={"kid": issuer.signing_key.kid, **header})
+    result = outcome(portal, validator, token)
+    assert isinstance(result, Principal | AADGuardError)
+    assert {request.url.host for request in issuer.requests} <= {issuer_host(issuer)}
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(json_values, json_values)
+def test_any_json_header_and_payload_fail_cleanly(
+    portal: BlockingPortal,
+    setup: tuple[LocalIssuer, TokenValidator],
+    header: object,
+    payload: object,
+) -> None:
+    issuer, validator = setup
+    token = ".".join(b64(json.dumps(part).encode()) for part in (header, payload, "sig"))
+    assert isinstance(outcome(portal, validator, token), AADGuardError)
+    assert issuer.count() == 0
+
+
+def issuer_host(issuer: LocalIssuer) -> str:
+    return issuer.authority.removeprefix("https://")
