@@ -455,11 +455,9 @@ async def test_keys_not_meant_for_rs256_signatures_are_never_used(
 ) -> None:
     original = issuer.jwks
 
-    def altered(*, app_id: str | None = None) -> dict[str, object]:
+    def altered(*, app_id: str | None = None) -> dict[str, list[dict[str, object]]]:
         document = original(app_id=app_id)
-        keys = document["keys"]
-        assert isinstance(keys, list)
-        keys[0][member] = value
+        document["keys"][0][member] = value
         return document
 
     issuer.jwks = altered  # type: ignore[method-assign]

@@ -25,8 +25,8 @@ __all__ = [
     "DEFAULT_API_CLIENT_ID",
     "DEFAULT_CALLER_CLIENT_ID",
     "DEFAULT_TENANT_ID",
-    "MSA_TENANT_ID",
     "Fault",
     "LocalIssuer",
     "LocalKey",
+    "MSA_TENANT_ID",
 ]

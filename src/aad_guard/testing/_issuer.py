@@ -143,7 +143,7 @@ class LocalIssuer:
         self.custom_keys[app_id] = key
         return key
 
-    def jwks(self, *, app_id: str | None = None) -> dict[str, object]:
+    def jwks(self, *, app_id: str | None = None) -> dict[str, list[dict[str, object]]]:
         """The JWKS as served: every listed key, bound to its issuer (`key_issuers`)."""
         listed = list(self.keys)
         if app_id is not None and app_id in self.custom_keys:

@@ -1,0 +1,162 @@
+"""LocalIssuer, the Entra look-alike that users test their APIs with."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import httpx2
+import pytest
+
+from aad_guard import TokenValidator
+from aad_guard.testing import MSA_TENANT_ID, LocalIssuer
+from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://login.microsoftonline.com"
+
+
+def claims(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    return decoded
+
+
+def header(token: str) -> dict[str, object]:
+    decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    return decoded
+
+
+@pytest.mark.parametrize(
+    ("tenant", "v2_issuer", "v1_issuer"),
+    [
+        ("common", f"{BASE}/{{tenantid}}/v2.0", "https://sts.windows.net/{tenantid}/"),
+        ("organizations", f"{BASE}/{{tenantid}}/v2.0", "https://sts.windows.net/{tenantid}/"),
+        ("consumers", f"{BASE}/{MSA_TENANT_ID}/v2.0", f"https://sts.windows.net/{MSA_TENANT_ID}/"),
+    ],
+)
+async def test_serves_entra_shaped_metadata_for_keyword_tenants(
+    issuer: LocalIssuer, tenant: str, v2_issuer: str, v1_issuer: str
+) -> None:
+    async with issuer.client() as client:
+        v2 = (await client.get(f"{BASE}/{tenant}/v2.0/.well-known/openid-configuration")).json()
+        v1 = (await client.get(f"{BASE}/{tenant}/.well-known/openid-configuration")).json()
+    assert v2["issuer"] == v2_issuer
+    assert v2["jwks_uri"] == f"{BASE}/{tenant}/discovery/v2.0/keys"
+    assert v1["issuer"] == v1_issuer
+    assert issuer.count("metadata") == 2
+
+
+async def test_tenant_and_domain_metadata_have_fixed_issuers(clock: FakeClock) -> None:
+    tenant = "11111111-2222-4333-8444-555555555555"
+    issuer = LocalIssuer(clock=clock, domains={"contoso.example": tenant})
+    async with issuer.client() as client:
+        by_id = await client.get(f"{BASE}/{tenant}/v2.0/.well-known/openid-configuration")
+        by_domain = await client.get(
+            f"{BASE}/contoso.example/v2.0/.well-known/openid-configuration"
+        )
+        unknown = await client.get(f"{BASE}/unknown.example/v2.0/.well-known/openid-configuration")
+        elsewhere = await client.get("https://attacker.example/common/discovery/v2.0/keys")
+    assert by_id.json()["issuer"] == by_domain.json()["issuer"] == f"{BASE}/{tenant}/v2.0"
+    assert unknown.status_code == 400
+    assert elsewhere.status_code == 404
+
+
+async def test_jwks_lists_every_key_bound_to_the_issuer_template(issuer: LocalIssuer) -> None:
+    async with issuer.client() as client:
+        keys = (await client.get(f"{BASE}/common/discovery/v2.0/keys")).json()["keys"]
+    assert [key["kid"] for key in keys] == [key.kid for key in issuer.keys]
+    assert len(keys) == 2
+    assert {key["issuer"] for key in keys} == {f"{BASE}/{{tenantid}}/v2.0"}
+    assert all(key["kty"] == "RSA" and key["use"] == "sig" and "d" not in key for key in keys)
+
+
+async def test_rotation_adds_a_signing_key_and_retire_removes_one(issuer: LocalIssuer) -> None:
+    first = issuer.signing_key
+    second = issuer.rotate_keys()
+    assert issuer.signing_key is second
+    assert header(issuer.token())["kid"] == second.kid
+    issuer.retire_key(first.kid)
+    assert first.kid not in {key["kid"] for key in issuer.jwks()["keys"]}
+
+
+async def test_v2_delegated_token_has_entra_claims(issuer: LocalIssuer, clock: FakeClock) -> None:
+    token = claims(issuer.token(scopes=["a", "b"], lifetime=600))
+    assert token["ver"] == "2.0"
+    assert token["iss"] == f"{BASE}/{issuer.tenant_id}/v2.0"
+    assert token["aud"] == issuer.client_id
+    assert token["scp"] == "a b"
+    assert token["exp"] == int(clock.now) + 600
+    assert "azp" in token and "appid" not in token
+
+
+async def test_v1_token_uses_the_v1_issuer_and_names(issuer: LocalIssuer) -> None:
+    token = issuer.token(version="1.0")
+    assert claims(token)["iss"] == f"https://sts.windows.net/{issuer.tenant_id}/"
+    assert claims(token)["aud"] == f"api://{issuer.client_id}"
+    assert "appid" in claims(token) and "upn" in claims(token)
+    assert header(token)["x5t"] == header(token)["kid"]
+
+
+async def test_personal_and_app_only_tokens(issuer: LocalIssuer) -> None:
+    assert claims(issuer.token(personal=True))["tid"] == MSA_TENANT_ID
+    app = claims(issuer.token(app_only=True, roles=["R"]))
+    assert "scp" not in app and app["roles"] == ["R"] and app["idtyp"] == "app"
+
+
+async def test_claims_can_be_overridden_and_removed(issuer: LocalIssuer) -> None:
+    token = claims(issuer.token(claims={"aud": ["x", "y"], "custom": 1}, remove=["oid", "nbf"]))
+    assert token["aud"] == ["x", "y"] and token["custom"] == 1
+    assert "oid" not in token and "nbf" not in token
+
+
+async def test_sign_signs_any_header(issuer: LocalIssuer) -> None:
+    token = issuer.sign({"a": 1}, headers={"alg": "none", "kid": None, "jku": "x"})
+    assert header(token) == {"alg": "none", "typ": "JWT", "kid": None, "jku": "x"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("status", 503), ("not_json", 200), ("truncated", 200), ("huge", 200), ("redirect", 302)],
+)
+async def test_faults_change_the_answers(issuer: LocalIssuer, fault: str, status: int) -> None:
+    issuer.simulate(fault, status=503)  # type: ignore[arg-type]
+    async with issuer.client() as client:
+        response = await client.get(f"{BASE}/common/discovery/v2.0/keys")
+    assert response.status_code == status
+    assert not has_keys(response)
+
+
+def has_keys(response: httpx.Response) -> bool:
+    try:
+        return bool(response.json()["keys"])
+    except (ValueError, KeyError):
+        return False
+
+
+async def test_down_refuses_connections_and_only_limits_the_fault(issuer: LocalIssuer) -> None:
+    issuer.simulate("down", only="jwks")
+    async with issuer.client() as client:
+        metadata = await client.get(f"{BASE}/common/v2.0/.well-known/openid-configuration")
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"{BASE}/common/discovery/v2.0/keys")
+        issuer.simulate(None)
+        keys = await client.get(f"{BASE}/common/discovery/v2.0/keys")
+    assert metadata.status_code == keys.status_code == 200
+    assert issuer.count() == 3
+
+
+async def test_validator_accepts_an_httpx2_client(issuer: LocalIssuer, clock: FakeClock) -> None:
+    """The core uses only the client API that httpx2 shares with httpx (DESIGN.md)."""
+
+    async def bridge(request: httpx2.Request) -> httpx2.Response:
+        answer = await issuer.handle(httpx.Request(request.method, str(request.url)))
+        return httpx2.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(bridge)) as client:
+        validator = TokenValidator(client_id=issuer.client_id, clock=clock, http_client=client)
+        principal = await validator.validate(issuer.token())
+    assert principal.tenant_id == issuer.tenant_id
+    assert issuer.count() == 3
