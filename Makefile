@@ -2,7 +2,7 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-SOURCES := src tests bench examples
+SOURCES := src tests bench
 
 .PHONY: test lint typecheck pytest bench demo clean
 
