@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
 __all__ = [
     "AADGuardError",
+    "AADGuardMiddleware",
     "InsufficientScopeError",
     "KeysUnavailableError",
     "Principal",

@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Self, TypedDict
 from urllib.parse import urlsplit
 
 from jwt.algorithms import get_default_algorithms
@@ -33,13 +33,14 @@ from .errors import (
     NoScopesOrRolesError,
     NotAnAccessTokenError,
     TenantNotAllowedError,
+    TokenError,
     TokenExpiredError,
     TokenNotYetValidError,
     UnknownKeyError,
     VersionMismatchError,
 )
 
-__all__ = ["TokenValidator"]
+__all__ = ["TokenValidator", "ValidatorOptions"]
 
 _SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 # The client application claim of each token version (Entra access-token reference).
@@ -78,6 +79,31 @@ def _time_claim(claims: Mapping[str, object], name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidClaimError(f"The token's {name!r} is not a number: {value!r}.", claim=name)
     return float(value)
+
+
+class ValidatorOptions(TypedDict, total=False):
+    """`TokenValidator`'s keyword arguments, for APIs that pass them through."""
+
+    client_id: str
+    tenant: str
+    allowed_tenants: Iterable[str] | None
+    tenant_policy: TenantPolicy | None
+    audiences: Iterable[str] | None
+    authority: str
+    accept_v1_tokens: bool
+    accept_id_tokens: bool
+    allow_acl_tokens: bool
+    custom_signing_keys: bool
+    clock_skew: float
+    clock: Callable[[], float] | None
+    http_client: AsyncHTTPClient | None
+    allowed_algorithms: Iterable[str]
+    max_token_length: int
+    refresh_interval: float
+    kid_miss_cooldown: float
+    max_stale: float
+    fetch_timeout: float
+    max_document_bytes: int
 
 
 class TokenValidator:
@@ -210,6 +236,16 @@ class TokenValidator:
             KeysUnavailableError: no signing keys could be had (503).
         """
         jws, key_ref = self._reader.read(token)
+        try:
+            return await self._validate(jws, key_ref)
+        except TokenError as error:
+            # Context for the rejection log: the key id and a well-formed tenant id only.
+            tenant_id = jws.payload.get("tid")
+            error.tenant_id = tenant_id if is_guid(tenant_id) else None
+            error.kid = error.kid or key_ref.value
+            raise
+
+    async def _validate(self, jws: _jose.CompactJWS, key_ref: _jose.KeyRef) -> Principal:
         claims = jws.payload
         tenant_id, issuer = self._check_unverified_claims(claims)
 

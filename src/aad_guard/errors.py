@@ -22,6 +22,10 @@ AADGuardError
 │   ├── NotAnAccessTokenError       not_an_access_token
 │   ├── NoScopesOrRolesError        no_scopes_or_roles
 │   └── TenantNotAllowedError       tenant_not_allowed
+├── MissingTokenError               401 missing_token (a challenge without an error)
+├── InvalidRequestError             400 invalid_request
+│   ├── MalformedAuthorizationError malformed_authorization
+│   └── DuplicateAuthorizationError duplicate_authorization
 ├── InsufficientScopeError          403 insufficient_scope
 └── KeysUnavailableError            503 keys_unavailable
 ```
@@ -37,17 +41,21 @@ from collections.abc import Iterable
 __all__ = [
     "AADGuardError",
     "CriticalHeaderError",
+    "DuplicateAuthorizationError",
     "GraphTokenError",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidClaimError",
     "InvalidIssuerError",
+    "InvalidRequestError",
     "InvalidSignatureError",
     "KeyIssuerMismatchError",
     "KeysUnavailableError",
+    "MalformedAuthorizationError",
     "MalformedTokenError",
     "MissingClaimError",
     "MissingKeyIdError",
+    "MissingTokenError",
     "NoScopesOrRolesError",
     "NotAnAccessTokenError",
     "TenantNotAllowedError",
@@ -69,6 +77,8 @@ class AADGuardError(Exception):
         error: The RFC 6750 error code (`None` when the challenge carries none).
         reason: A stable machine-readable code, safe to log and to match on.
         description: A fixed phrase for clients; never echoes the token or its claims.
+        tenant_id: The token's tenant, when it was a well-formed tenant id; for logs.
+        kid: The key id the token named, when it got that far; for logs.
     """
 
     status_code: int = 401
@@ -78,6 +88,8 @@ class AADGuardError(Exception):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.description)
+        self.tenant_id: str | None = None
+        self.kid: str | None = None
 
     @property
     def message(self) -> str:
@@ -242,6 +254,37 @@ class TenantNotAllowedError(TokenError):
     def __init__(self, message: str | None = None, *, tenant_id: str | None = None) -> None:
         super().__init__(message)
         self.tenant_id = tenant_id
+
+
+class MissingTokenError(AADGuardError):
+    """The request carries no bearer token: a challenge without an error (RFC 6750 §3.1)."""
+
+    error = None
+    reason = "missing_token"
+    description = "An access token is required."
+
+
+class InvalidRequestError(AADGuardError):
+    """The `Authorization` header is malformed: answer 400 `invalid_request` (RFC 6750 §3.1)."""
+
+    status_code = 400
+    error = "invalid_request"
+    reason = "invalid_request"
+    description = "The request is malformed."
+
+
+class MalformedAuthorizationError(InvalidRequestError):
+    """The `Authorization` header is not `Bearer` followed by one token."""
+
+    reason = "malformed_authorization"
+    description = "The Authorization header must be 'Bearer' followed by one token."
+
+
+class DuplicateAuthorizationError(InvalidRequestError):
+    """The request has more than one `Authorization` header."""
+
+    reason = "duplicate_authorization"
+    description = "The request must carry exactly one Authorization header."
 
 
 class InsufficientScopeError(AADGuardError):

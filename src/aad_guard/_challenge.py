@@ -1,0 +1,57 @@
+"""RFC 6750 answers: `WWW-Authenticate` challenges and the JSON error body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError
+
+__all__ = ["error_body", "error_headers", "quoted", "www_authenticate"]
+
+
+def quoted(value: str) -> str:
+    """An RFC 9110 quoted-string: backslash and double quote escaped, controls dropped."""
+    cleaned = "".join(ch for ch in value if ch == "\t" or " " <= ch != "\x7f")
+    return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def www_authenticate(
+    *,
+    realm: str | None = None,
+    error: str | None = None,
+    description: str | None = None,
+    scopes: Iterable[str] = (),
+) -> str:
+    """A `Bearer` challenge (RFC 6750 §3); with no error for a request that sent no token."""
+    params = []
+    if realm is not None:
+        params.append(f"realm={quoted(realm)}")
+    if error is not None:
+        params.append(f"error={quoted(error)}")
+    if description is not None:
+        params.append(f"error_description={quoted(description)}")
+    scope = " ".join(scopes)
+    if scope:
+        params.append(f"scope={quoted(scope)}")
+    return "Bearer " + ", ".join(params) if params else "Bearer"
+
+
+def error_headers(error: AADGuardError, *, realm: str | None = None) -> dict[str, str]:
+    """The headers that go with `error`'s status: a challenge, or `Retry-After` for a 503."""
+    if isinstance(error, KeysUnavailableError):
+        return {"Retry-After": str(error.retry_after)}
+    scopes: tuple[str, ...] = ()
+    if isinstance(error, InsufficientScopeError):
+        scopes = error.scopes + error.roles
+    description = error.description if error.error is not None else None
+    challenge = www_authenticate(
+        realm=realm, error=error.error, description=description, scopes=scopes
+    )
+    return {"WWW-Authenticate": challenge}
+
+
+def error_body(error: AADGuardError) -> bytes:
+    """`{"error": ..., "error_description": ...}`, the same shape for every status."""
+    document = {"error": error.error or error.reason, "error_description": error.description}
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")

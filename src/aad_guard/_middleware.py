@@ -1,0 +1,194 @@
+"""AADGuardMiddleware: pure ASGI; validates the bearer token and answers as RFC 6750 says."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Unpack
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._challenge import error_body, error_headers
+from ._principal import Principal
+from ._validator import TokenValidator, ValidatorOptions
+from .errors import (
+    AADGuardError,
+    DuplicateAuthorizationError,
+    MalformedAuthorizationError,
+    MissingTokenError,
+)
+
+__all__ = ["AADGuardMiddleware"]
+
+logger = logging.getLogger("aad_guard")
+
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive.
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: .*)?")
+
+ErrorHandler = Callable[[HTTPConnection, AADGuardError], Response | Awaitable[Response]]
+"""`on_error(connection, error) -> Response`, sync or async: your own answer to a refusal."""
+
+
+class AADGuardMiddleware:
+    """Protect every route of an ASGI app with Entra ID bearer tokens.
+
+    For HTTP and WebSocket connections it reads `Authorization: Bearer <token>`, validates it,
+    and sets `scope["user"]` (the `Principal`, or an unauthenticated user) and
+    `scope["auth"]` (Starlette `AuthCredentials` holding the token's scopes and roles), so
+    `request.user` and Starlette's `@requires(...)` work. Refusals are answered here, in one
+    place: 400, 401 with a `WWW-Authenticate` challenge, or 503 with `Retry-After`.
+
+    Args:
+        app: The ASGI app to protect.
+        validator: The `TokenValidator` to use. Or pass its keyword arguments instead, and
+            the middleware builds one and closes it at lifespan shutdown.
+        exclude_paths: Paths served without any check, with everything below them:
+            `"/health"` covers `/health` and `/health/live`, not `/healthz`.
+        required: `False` lets requests without a token through as anonymous; a token that
+            is present but invalid is still refused. Routes then decide. Default `True`.
+        realm: The `realm` of the challenges, if any.
+        on_error: `(connection, error) -> Response`, sync or async, to answer refusals
+            yourself (HTTP only).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        validator: TokenValidator | None = None,
+        exclude_paths: Iterable[str] = (),
+        required: bool = True,
+        realm: str | None = None,
+        on_error: ErrorHandler | None = None,
+        **validator_options: Unpack[ValidatorOptions],
+    ) -> None:
+        if validator is not None and validator_options:
+            raise TypeError("pass either validator= or the validator's keyword arguments")
+        if isinstance(exclude_paths, str):
+            raise TypeError("exclude_paths must be a collection of paths, not a string")
+        excluded = tuple(path.rstrip("/") for path in exclude_paths)
+        if not all(path.startswith("/") or path == "" for path in excluded):
+            raise ValueError("exclude_paths entries must start with '/'")
+        self.app = app
+        self._owns_validator = validator is None
+        self.validator = validator or TokenValidator(**validator_options)
+        self._excluded = excluded
+        self._required = required
+        self._realm = realm
+        self._on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._closing_at_shutdown(receive), send)
+            return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if self._is_excluded(scope["path"]):
+            _set_anonymous(scope)
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal = await self._authenticate(scope)
+        except AADGuardError as error:
+            self._log(scope, error)
+            await self._refuse(scope, receive, send, error)
+            return
+        if principal is None:
+            _set_anonymous(scope)
+        else:
+            scope["user"] = principal
+            scope["auth"] = AuthCredentials(sorted(principal.scopes | principal.roles))
+        await self.app(scope, receive, send)
+
+    def _is_excluded(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self._excluded)
+
+    async def _authenticate(self, scope: Scope) -> Principal | None:
+        values = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(values) > 1:
+            raise DuplicateAuthorizationError()
+        header = values[0].decode("latin-1") if values else ""
+        if not header.strip():
+            if self._required:
+                raise MissingTokenError()
+            return None
+        match = _BEARER.fullmatch(header)
+        if match is None:
+            if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
+                raise MalformedAuthorizationError()
+            # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
+            if self._required:
+                raise MissingTokenError()
+            return None
+        return await self.validator.validate(match.group(1))
+
+    def _log(self, scope: Scope, error: AADGuardError) -> None:
+        # The reason code, tenant id and key id: never the token or other claim values.
+        logger.info(
+            "aad_guard refused %s %s: %s (tenant=%s, kid=%s)",
+            scope.get("method", "WEBSOCKET"),
+            scope["path"],
+            error.reason,
+            error.tenant_id,
+            error.kid,
+            extra={
+                "aad_guard_reason": error.reason,
+                "aad_guard_tenant_id": error.tenant_id,
+                "aad_guard_kid": error.kid,
+                "aad_guard_status": error.status_code,
+            },
+        )
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
+    ) -> None:
+        headers = error_headers(error, realm=self._realm)
+        body = error_body(error)
+        if scope["type"] == "websocket":
+            await _refuse_websocket(scope, send, error.status_code, headers, body)
+            return
+        if self._on_error is not None:
+            answer = self._on_error(HTTPConnection(scope, receive), error)
+            response = await answer if inspect.isawaitable(answer) else answer
+        else:
+            response = Response(body, error.status_code, headers, "application/json")
+        await response(scope, receive, send)
+
+    def _closing_at_shutdown(self, receive: Receive) -> Receive:
+        async def receive_and_close() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown" and self._owns_validator:
+                await self.validator.aclose()
+            return message
+
+        return receive_and_close
+
+
+def _set_anonymous(scope: Scope) -> None:
+    scope.setdefault("user", UnauthenticatedUser())
+    scope.setdefault("auth", AuthCredentials())
+
+
+async def _refuse_websocket(
+    scope: Scope, send: Send, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    """Refuse before `accept`: an HTTP answer where the server allows it, else close 1008."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        raw = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ]
+        raw.append((b"content-type", b"application/json"))
+        raw.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    # RFC 6455 §7.4.1: 1008, policy violation.
+    await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
