@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
+
+if TYPE_CHECKING:
+    from ._fastapi import (
+        current_principal,
+        require_roles,
+        require_scope_or_role,
+        require_scopes,
+        swagger_ui_init_oauth,
+    )
 
 __all__ = [
     "AADGuardError",
@@ -15,6 +26,35 @@ __all__ = [
     "Principal",
     "TokenError",
     "TokenValidator",
+    "current_principal",
+    "require_roles",
+    "require_scope_or_role",
+    "require_scopes",
+    "swagger_ui_init_oauth",
 ]
 
 __version__ = "0.1.0.dev0"
+
+# FastAPI is an optional extra: its dependencies are imported on first use only, so the
+# core (and Starlette-only apps) never import FastAPI.
+_FASTAPI_NAMES = frozenset(
+    {
+        "current_principal",
+        "require_roles",
+        "require_scope_or_role",
+        "require_scopes",
+        "swagger_ui_init_oauth",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _FASTAPI_NAMES:
+        try:
+            from . import _fastapi
+        except ImportError as exc:  # pragma: no cover - the test environment has FastAPI
+            raise ImportError(
+                f"aad_guard.{name} needs FastAPI: pip install 'aad-guard[fastapi]'"
+            ) from exc
+        return getattr(_fastapi, name)
+    raise AttributeError(f"module 'aad_guard' has no attribute {name!r}")

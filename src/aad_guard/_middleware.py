@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._announce import EntraApp, announce
 from ._challenge import error_body, error_headers
 from ._principal import Principal
 from ._validator import TokenValidator, ValidatorOptions
@@ -82,6 +83,9 @@ class AADGuardMiddleware:
         self._required = required
         self._realm = realm
         self._on_error = on_error
+        announce(
+            EntraApp(self.validator.authority, self.validator.tenant, self.validator.client_id)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -105,7 +109,25 @@ class AADGuardMiddleware:
         else:
             scope["user"] = principal
             scope["auth"] = AuthCredentials(sorted(principal.scopes | principal.roles))
-        await self.app(scope, receive, send)
+        await self._call_app(scope, receive, send)
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer an AADGuardError it raises (a route's requirement) here too."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except AADGuardError as error:
+            if started:
+                raise
+            self._log(scope, error)
+            await self._refuse(scope, receive, send, error)
 
     def _is_excluded(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self._excluded)

@@ -188,6 +188,7 @@ class TokenValidator:
             unsupported = sorted(algorithms - _SUPPORTED_ALGORITHMS)
             raise ValueError(f"allowed_algorithms has {unsupported}; Entra keys are RSA keys")
         self.client_id = client_id.strip()
+        self.authority = origin.url
         self.tenant = normalize_tenant(tenant)
         self.audiences = (
             _strings("audiences", audiences)

@@ -1,0 +1,211 @@
+"""FastAPI route requirements, the caller dependency and the OpenAPI security scheme."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI, Security
+
+from aad_guard import (
+    AADGuardMiddleware,
+    Principal,
+    TokenValidator,
+    current_principal,
+    require_roles,
+    require_scope_or_role,
+    require_scopes,
+    swagger_ui_init_oauth,
+)
+from aad_guard.testing import LocalIssuer
+from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+TENANT = "72f988bf-0000-4000-8000-00000000a001"
+
+
+def build(validator: TokenValidator, *, required: bool = True) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/tasks")
+    async def list_tasks(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> str:
+        return user.tenant_id
+
+    # A default value, not an annotation: annotations are resolved in module globals.
+    admin_scope = require_scopes(f"api://{validator.client_id}/Tasks.Admin")
+
+    @app.delete("/tasks/1")
+    async def delete_task(user: Principal = Depends(admin_scope)) -> str:  # noqa: B008
+        return "deleted"
+
+    @app.get("/admin")
+    async def admin(user: Annotated[Principal, Depends(require_roles("Tasks.All"))]) -> bool:
+        return user.is_app
+
+    @app.get("/either")
+    async def either(
+        user: Annotated[
+            Principal,
+            Depends(require_scope_or_role(scopes=["Tasks.Read"], roles=["Tasks.All"])),
+        ],
+    ) -> str:
+        return "ok"
+
+    @app.get("/me")
+    async def me(user: Annotated[Principal | None, Depends(current_principal)]) -> str | None:
+        return None if user is None else user.tenant_id
+
+    @app.get("/secure")
+    async def secure(
+        user: Annotated[Principal | None, Security(current_principal, scopes=["Tasks.Read"])],
+    ) -> str:
+        return "ok"
+
+    app.add_middleware(
+        AADGuardMiddleware, validator=validator, required=required, exclude_paths=["/openapi.json"]
+    )
+    return app
+
+
+@pytest.fixture
+async def validator(issuer: LocalIssuer, clock: FakeClock) -> AsyncIterator[TokenValidator]:
+    async with issuer.client() as client:
+        yield TokenValidator(
+            client_id=issuer.client_id, tenant=TENANT, clock=clock, http_client=client
+        )
+
+
+@pytest.fixture
+async def client(validator: TokenValidator) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build(validator, required=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        yield client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_route_admits_a_token_with_the_scope(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    response = await client.get("/tasks", headers=bearer(issuer.token(scopes=["Tasks.Read"])))
+    assert response.status_code == 200
+    assert response.json() == issuer.tenant_id
+
+
+async def test_missing_scope_is_403_insufficient_scope_with_the_scope_named(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    response = await client.get("/tasks", headers=bearer(issuer.token(scopes=["Other"])))
+    assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="The access token does not grant '
+        'the scope or role this request requires.", scope="Tasks.Read"'
+    )
+    assert response.json()["error"] == "insufficient_scope"
+
+
+async def test_scopes_are_case_sensitive(client: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+    response = await client.get("/tasks", headers=bearer(issuer.token(scopes=["tasks.read"])))
+    assert response.status_code == 403
+
+
+async def test_anonymous_caller_at_a_requirement_gets_a_challenge(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/tasks")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_forged_token_without_the_scope_is_401_not_403(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    header, payload, _ = issuer.token(scopes=["Other"]).split(".")
+    response = await client.get("/tasks", headers=bearer(f"{header}.{payload}.AAAA"))
+    assert response.status_code == 401
+
+
+async def test_full_scope_uris_match_the_short_scp_names(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    allowed = await client.delete("/tasks/1", headers=bearer(issuer.token(scopes=["Tasks.Admin"])))
+    refused = await client.delete("/tasks/1", headers=bearer(issuer.token(scopes=["Tasks.Read"])))
+    assert allowed.status_code == 200
+    assert refused.status_code == 403
+
+
+async def test_role_requirement_admits_app_only_tokens_with_the_role(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    app_token = issuer.token(app_only=True, roles=["Tasks.All"])
+    allowed = await client.get("/admin", headers=bearer(app_token))
+    refused = await client.get("/admin", headers=bearer(issuer.token(scopes=["Tasks.All"])))
+    assert allowed.json() is True
+    assert refused.status_code == 403
+    assert 'scope="Tasks.All"' in refused.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        ({"scopes": ["Tasks.Read"]}, 200),
+        ({"app_only": True, "roles": ["Tasks.All"]}, 200),
+        ({"scopes": ["Other"]}, 403),
+    ],
+)
+async def test_scope_or_role_admits_either(
+    options: dict[str, object], status: int, client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    response = await client.get("/either", headers=bearer(issuer.token(**options)))  # type: ignore[arg-type]
+    assert response.status_code == status
+
+
+async def test_current_principal_is_none_when_anonymous(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    assert (await client.get("/me")).json() is None
+    assert (await client.get("/me", headers=bearer(issuer.token()))).json() == issuer.tenant_id
+
+
+async def test_current_principal_under_security_requires_the_scopes(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    allowed = await client.get("/secure", headers=bearer(issuer.token(scopes=["Tasks.Read"])))
+    refused = await client.get("/secure", headers=bearer(issuer.token(scopes=["Other"])))
+    anonymous = await client.get("/secure")
+    assert [allowed.status_code, refused.status_code, anonymous.status_code] == [200, 403, 401]
+
+
+async def test_openapi_declares_the_tenants_authorization_code_flow(
+    client: httpx.AsyncClient, validator: TokenValidator
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["EntraID"]
+    flow = scheme["flows"]["authorizationCode"]
+    base = f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0"
+    assert scheme["type"] == "oauth2"
+    assert flow["authorizationUrl"] == f"{base}/authorize"
+    assert flow["tokenUrl"] == f"{base}/token"
+    assert flow["scopes"][f"api://{validator.client_id}/Tasks.Read"] == "Tasks.Read"
+    assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": ["Tasks.Read"]}]
+
+
+def test_requirements_must_name_something() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        require_scopes()
+    with pytest.raises(ValueError, match="non-empty"):
+        require_roles("")
+
+
+def test_swagger_ui_settings_use_pkce() -> None:
+    settings = swagger_ui_init_oauth(client_id="spa", scopes=["api://x/Tasks.Read", "openid"])
+    assert settings == {
+        "clientId": "spa",
+        "usePkceWithAuthorizationCodeGrant": True,
+        "scopes": "api://x/Tasks.Read openid",
+    }
