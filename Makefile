@@ -2,7 +2,7 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-SOURCES := src tests bench
+SOURCES := src tests bench examples
 
 .PHONY: test lint typecheck pytest bench demo clean
 
@@ -30,6 +30,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(PYTHON) -m bench
+
+# The example API against a local issuer on loopback: no tenant, no network.
+demo: $(STAMP)
+	$(PYTHON) -m examples.fastapi_api.demo
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

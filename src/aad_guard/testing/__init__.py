@@ -20,6 +20,7 @@ from ._issuer import (
     LocalIssuer,
 )
 from ._keys import LocalKey
+from ._server import LocalIssuerServer
 
 __all__ = [
     "DEFAULT_API_CLIENT_ID",
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_TENANT_ID",
     "Fault",
     "LocalIssuer",
+    "LocalIssuerServer",
     "LocalKey",
     "MSA_TENANT_ID",
 ]

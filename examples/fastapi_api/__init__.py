@@ -1,0 +1,1 @@
+"""A small multi-tenant task service protected by aad_guard."""

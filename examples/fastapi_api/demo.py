@@ -1,0 +1,151 @@
+"""`make demo`: the task service against a local issuer on loopback; no tenant, no network.
+
+It serves a LocalIssuer over HTTP and the example API under uvicorn, runs a short scripted
+session that prints each call and its answer, then leaves both running (Swagger UI and a
+ready-to-paste curl line) until Ctrl-C. `--no-wait` stops after the script; the exit status
+is 1 if any answer differed from the expected one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from aad_guard.testing import DEFAULT_API_CLIENT_ID, LocalIssuer, LocalIssuerServer
+from examples.fastapi_api.app import Settings, create_app
+
+OTHER_TENANT = "b0b0b0b0-0000-4000-8000-00000000b0b0"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scripted call: what it shows, the request, and the answer expected."""
+
+    title: str
+    method: str
+    path: str
+    token: str | None
+    expected: int
+
+
+def _socket(port: int) -> socket.socket:
+    """A listening loopback socket on `port`, or on a free port if that one is taken."""
+    for candidate in (port, 0):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise OSError("no free loopback port")
+
+
+def _steps(issuer: LocalIssuer) -> list[Step]:
+    expired = issuer.token(scopes=["Tasks.Read"], issued_at=time.time() - 7200, lifetime=3600)
+    return [
+        Step(
+            "work account, scope Tasks.Read",
+            "GET",
+            "/tasks",
+            issuer.token(scopes=["Tasks.Read"]),
+            200,
+        ),
+        Step("no token", "GET", "/tasks", None, 401),
+        Step(
+            "Tasks.Read only, deleting needs Tasks.Delete",
+            "DELETE",
+            "/tasks/1",
+            issuer.token(scopes=["Tasks.Read"]),
+            403,
+        ),
+        Step(
+            "app-only token with the Tasks.Admin role",
+            "GET",
+            "/admin/stats",
+            issuer.token(app_only=True, roles=["Tasks.Admin"]),
+            200,
+        ),
+        Step(
+            "personal Microsoft account; the API admits organizations only",
+            "GET",
+            "/tasks",
+            issuer.token(personal=True, scopes=["Tasks.Read"]),
+            401,
+        ),
+        Step("token that expired an hour ago", "GET", "/tasks", expired, 401),
+        Step(
+            "work account of another tenant, scope Tasks.Read",
+            "GET",
+            "/tasks",
+            issuer.token(tenant_id=OTHER_TENANT, scopes=["Tasks.Read"]),
+            200,
+        ),
+    ]
+
+
+def run_script(api_url: str, issuer: LocalIssuer) -> bool:
+    """Make each scripted call, print it with its answer; `True` if all were as expected."""
+    all_expected = True
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        for step in _steps(issuer):
+            headers = {} if step.token is None else {"Authorization": f"Bearer {step.token}"}
+            response = client.request(step.method, step.path, headers=headers)
+            ok = response.status_code == step.expected
+            all_expected &= ok
+            print(f"{'ok ' if ok else 'BAD'} {step.method:6} {step.path:13} {step.title}")
+            print(f"      -> {response.status_code} {response.text[:110]}")
+            challenge = response.headers.get("WWW-Authenticate")
+            if challenge:
+                print(f"         WWW-Authenticate: {challenge[:110]}")
+    return all_expected
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
+    parser.add_argument("--issuer-port", type=int, default=8400, help="issuer port (default 8400)")
+    parser.add_argument("--no-wait", action="store_true", help="stop after the scripted session")
+    args = parser.parse_args(argv)
+
+    issuer_socket = _socket(args.issuer_port)
+    issuer_port = issuer_socket.getsockname()[1]
+    issuer_socket.close()  # the issuer server binds it again at once
+    with LocalIssuerServer(port=issuer_port) as issuer_server:
+        issuer = issuer_server.issuer
+        settings = Settings(client_id=DEFAULT_API_CLIENT_ID, authority=issuer_server.url)
+        api_socket = _socket(args.port)
+        api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [api_socket]}, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        print(f"Local issuer: {issuer_server.url}   API: {api_url}\n")
+        all_expected = run_script(api_url, issuer)
+        print("\nEvery answer as expected." if all_expected else "\nSome answers differed.")
+        if not args.no_wait:
+            token = issuer.token(scopes=["Tasks.Read", "Tasks.Write"], lifetime=3600)
+            print(f"\nSwagger UI: {api_url}/docs")
+            print(f"Try:\n  curl -H 'Authorization: Bearer {token}' {api_url}/tasks\n")
+            print("Ctrl-C stops both servers.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                print("\nStopping.")
+        server.should_exit = True
+        thread.join(timeout=10)
+    return 0 if all_expected else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
