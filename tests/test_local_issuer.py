@@ -160,3 +160,19 @@ async def test_validator_accepts_an_httpx2_client(issuer: LocalIssuer, clock: Fa
         principal = await validator.validate(issuer.token())
     assert principal.tenant_id == issuer.tenant_id
     assert issuer.count() == 3
+
+
+async def test_server_serves_the_issuer_over_loopback_http() -> None:
+    from aad_guard.testing import LocalIssuerServer
+
+    with LocalIssuerServer() as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        validator = TokenValidator(client_id=server.issuer.client_id, authority=server.url)
+        async with validator:
+            principal = await validator.validate(server.issuer.token())
+        server.issuer.simulate("down")
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(httpx.TransportError):
+                await client.get(f"{server.url}/common/discovery/v2.0/keys")
+    assert principal.tenant_id == server.issuer.tenant_id
+    assert server.issuer.count("jwks") == 2
