@@ -22,7 +22,7 @@ from starlette.types import Message, Scope
 from starlette.websockets import WebSocket
 
 from aad_guard import AADGuardMiddleware, TokenValidator
-from aad_guard.errors import AADGuardError
+from aad_guard.errors import AADGuardError, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
 
@@ -45,6 +45,12 @@ async def write(request: Request) -> PlainTextResponse:
     return PlainTextResponse("written")
 
 
+async def audit(request: Request) -> PlainTextResponse:
+    if not request.user.has_scope("Audit.Read"):
+        raise InsufficientScopeError(scopes=["Audit.Read"])
+    return PlainTextResponse("audit")
+
+
 async def health(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -60,6 +66,7 @@ def build(validator: TokenValidator, **options: Any) -> Starlette:
         routes=[
             Route("/me", whoami),
             Route("/tasks", write, methods=["POST"]),
+            Route("/audit", audit),
             Route("/health", health),
             Route("/healthz", health),
             WebSocketRoute("/ws", socket),
@@ -117,6 +124,16 @@ async def test_starlette_requires_uses_the_token_scopes(
     refused = await client.post("/tasks", headers=bearer(issuer.token(scopes=["Tasks.Read"])))
     assert allowed.status_code == 200
     assert refused.status_code == 403
+
+
+async def test_insufficient_scope_raised_by_a_route_is_answered_with_a_challenge(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    refused = await client.get("/audit", headers=bearer(issuer.token(scopes=["Tasks.Read"])))
+    allowed = await client.get("/audit", headers=bearer(issuer.token(scopes=["Audit.Read"])))
+    assert refused.status_code == 403
+    assert refused.headers["WWW-Authenticate"].endswith('scope="Audit.Read"')
+    assert allowed.text == "audit"
 
 
 # -- refusals: rules 1-3, 23 --------------------------------------------------------------
