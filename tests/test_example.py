@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -88,3 +89,32 @@ def test_demo_script_gets_every_expected_answer() -> None:
     assert "-> 401" in result.stdout and "-> 403" in result.stdout
     assert "The access token has expired." in result.stdout
     assert "Every answer as expected." in result.stdout
+
+
+def test_demo_keeps_serving_until_ctrl_c_then_stops_cleanly() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-u", "-m", "examples.fastapi_api.demo", "--port", "0",
+         "--issuer-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:  # the demo prints this line once both servers are up
+            lines.append(line)
+            if line.startswith("Ctrl-C stops both servers."):
+                break
+        api_url = next(line for line in lines if "Swagger UI:" in line).split()[-1]
+        curl = next(line for line in lines if "curl -H" in line)
+        token = curl.split("Bearer ")[1].split("'")[0]
+        tasks = httpx.get(api_url.removesuffix("/docs") + "/tasks", headers=bearer(token))
+        assert tasks.status_code == 200
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=30) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
