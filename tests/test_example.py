@@ -118,3 +118,5 @@ def test_demo_keeps_serving_until_ctrl_c_then_stops_cleanly() -> None:
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
