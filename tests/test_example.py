@@ -120,3 +120,15 @@ def test_demo_keeps_serving_until_ctrl_c_then_stops_cleanly() -> None:
             demo.wait()
         if demo.stdout is not None:
             demo.stdout.close()
+
+
+def test_settings_default_to_the_local_issuer_and_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AAD_GUARD_CLIENT_ID", raising=False)
+    assert Settings.from_env().authority == "http://127.0.0.1:8400"
+    monkeypatch.setenv("AAD_GUARD_CLIENT_ID", "api-id")
+    monkeypatch.setenv("AAD_GUARD_TENANT", "common")
+    settings = Settings.from_env()
+    assert (settings.client_id, settings.tenant) == ("api-id", "common")
+    assert settings.authority == "https://login.microsoftonline.com"

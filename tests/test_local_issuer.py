@@ -176,3 +176,29 @@ async def test_server_serves_the_issuer_over_loopback_http() -> None:
                 await client.get(f"{server.url}/common/discovery/v2.0/keys")
     assert principal.tenant_id == server.issuer.tenant_id
     assert server.issuer.count("jwks") == 2
+
+
+def test_module_serves_an_issuer_until_ctrl_c() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "aad_guard.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(5)]
+        url = lines[1].split()[1]
+        assert httpx.get(url).json()["issuer"].endswith("/{tenantid}/v2.0")
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()

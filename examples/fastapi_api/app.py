@@ -7,7 +7,8 @@ Configure it for a real Entra app registration with environment variables:
     AAD_GUARD_AUTHORITY   the cloud (default https://login.microsoftonline.com)
     AAD_GUARD_SWAGGER_CLIENT_ID  the app registration Swagger UI signs in with (optional)
 
-and run `uvicorn examples.fastapi_api.app:app`. `make demo` runs it against a local issuer.
+and run `uvicorn examples.fastapi_api.app:app`. Without them it trusts the local issuer of
+`python -m aad_guard.testing` (on 127.0.0.1:8400); `make demo` runs both for you.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from aad_guard import (
     require_scopes,
     swagger_ui_init_oauth,
 )
+from aad_guard.testing import DEFAULT_API_CLIENT_ID
+
+ENTRA = "https://login.microsoftonline.com"
+LOCAL_ISSUER = "http://127.0.0.1:8400"  # `python -m aad_guard.testing`
 
 READ = require_scopes("Tasks.Read", "Tasks.Write")
 WRITE = require_scopes("Tasks.Write")
@@ -46,11 +51,17 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read the settings from `AAD_GUARD_*` variables (see the module docstring)."""
+        """Read the settings from `AAD_GUARD_*` variables (see the module docstring).
+
+        Without `AAD_GUARD_CLIENT_ID`, the API trusts the local issuer that
+        `python -m aad_guard.testing` serves on loopback.
+        """
+        client_id = os.environ.get("AAD_GUARD_CLIENT_ID")
+        default_authority = LOCAL_ISSUER if client_id is None else ENTRA
         return cls(
-            client_id=os.environ.get("AAD_GUARD_CLIENT_ID", "6e5a2b8c-0000-4000-8000-0000000a0001"),
+            client_id=client_id or DEFAULT_API_CLIENT_ID,
             tenant=os.environ.get("AAD_GUARD_TENANT", "organizations"),
-            authority=os.environ.get("AAD_GUARD_AUTHORITY", "https://login.microsoftonline.com"),
+            authority=os.environ.get("AAD_GUARD_AUTHORITY", default_authority),
             swagger_client_id=os.environ.get("AAD_GUARD_SWAGGER_CLIENT_ID"),
         )
 
