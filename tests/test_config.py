@@ -35,6 +35,8 @@ from aad_guard import TokenValidator
         {"max_stale": float("nan")},
         {"max_token_length": 0},
         {"max_document_bytes": -1},
+        {"max_stale": 600},
+        {"max_stale": 0, "refresh_interval": 60},
     ],
     ids=repr,
 )
@@ -54,6 +56,9 @@ def test_invalid_settings_raise_value_error_at_construction(options: dict[str, A
         {"clock": 12},
         {"clock_skew": "300"},
         {"clock_skew": True},
+        {"authority": 5},
+        {"max_token_length": "32768"},
+        {"max_document_bytes": 1.5},
     ],
     ids=repr,
 )
@@ -105,3 +110,8 @@ def test_default_audiences_are_the_client_id_and_app_id_uri() -> None:
 def test_any_https_cloud_authority_is_accepted(authority: str) -> None:
     validator = TokenValidator(client_id="api", authority=authority)
     assert validator.metadata_url.startswith(authority.rstrip("/").lower() + "/organizations/")
+
+
+def test_client_id_of_the_wrong_type_raises_type_error() -> None:
+    with pytest.raises(TypeError, match="client_id"):
+        TokenValidator(client_id=5)  # type: ignore[arg-type]

@@ -113,6 +113,16 @@ async def test_bad_documents_never_replace_good_cached_keys(
     await validator.validate(token)
 
 
+@pytest.mark.parametrize("tenant", ["72f988bf-0000-4000-8000-00000000a001", "consumers"])
+async def test_metadata_of_another_tenant_is_refused_for_fixed_issuers(
+    tenant: str, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    issuer.simulate("wrong_issuer", only="metadata")
+    with pytest.raises(KeysUnavailableError):
+        await make_validator(tenant=tenant).validate(issuer.token())
+    assert issuer.count("jwks") == 0
+
+
 async def test_non_200_answers_are_failed_fetches(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:

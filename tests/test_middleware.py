@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Scope
 from starlette.websockets import WebSocket
 
-from aad_guard import AADGuardMiddleware, TokenValidator
+from aad_guard import AADGuardMiddleware, Principal, TokenValidator
 from aad_guard.errors import AADGuardError, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
@@ -46,7 +46,7 @@ async def write(request: Request) -> PlainTextResponse:
 
 
 async def audit(request: Request) -> PlainTextResponse:
-    if not request.user.has_scope("Audit.Read"):
+    if not (isinstance(request.user, Principal) and request.user.has_scope("Audit.Read")):
         raise InsufficientScopeError(scopes=["Audit.Read"])
     return PlainTextResponse("audit")
 
@@ -232,6 +232,16 @@ async def test_excluded_paths_and_their_subpaths_need_no_token(validator: TokenV
         assert (await c.get("/health")).status_code == 200
         assert (await c.get("/me")).json()["authenticated"] is False
         assert (await c.get("/healthz")).status_code == 401
+
+
+async def test_requirement_errors_on_excluded_paths_are_answered_not_500(
+    validator: TokenValidator,
+) -> None:
+    app = build(validator, exclude_paths=["/audit"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/audit")
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
 
 
 async def test_optional_mode_lets_anonymous_requests_through(

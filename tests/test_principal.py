@@ -89,3 +89,12 @@ def test_principal_is_hashable_and_equal_by_identity_fields() -> None:
     two = Principal.from_claims(dict(claims, extra=1), token_version="2.0")
     assert one == two
     assert hash(one) == hash(two)
+
+
+async def test_accepted_id_token_is_not_an_app(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    token = issuer.token(scopes=None, remove=["azp"])
+    principal = await make_validator(accept_id_tokens=True).validate(token)
+    assert not principal.is_app
+    assert principal.client_id is None

@@ -96,7 +96,7 @@ class AADGuardMiddleware:
             return
         if self._is_excluded(scope["path"]):
             _set_anonymous(scope)
-            await self.app(scope, receive, send)
+            await self._call_app(scope, receive, send)
             return
         try:
             principal = await self._authenticate(scope)

@@ -68,8 +68,11 @@ class Principal(BaseUser):
             roles=frozenset(r for r in roles if isinstance(r, str))
             if isinstance(roles, list)
             else frozenset(),
-            # Entra reference: app-only tokens have no `scp`; `idtyp` says so when present.
-            is_app=scp is None and claims.get("idtyp", "app") == "app",
+            # Entra reference: app-only tokens name a client but have no `scp`; `idtyp` says
+            # so when present. An ID token (no client claim) is never an app.
+            is_app=scp is None
+            and claims.get("idtyp", "app") == "app"
+            and _string(claims, "azp", "appid") is not None,
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
             claims=MappingProxyType(dict(claims)),

@@ -57,7 +57,9 @@ def _duration(name: str, value: float, *, positive: bool = False) -> float:
 
 
 def _limit(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if value <= 0:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return value
 
@@ -173,7 +175,11 @@ class TokenValidator:
         fetch_timeout: float = 5,
         max_document_bytes: int = 1024 * 1024,
     ) -> None:
-        if not isinstance(client_id, str) or not client_id.strip():
+        if not isinstance(client_id, str):
+            raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
+        if not isinstance(authority, str):
+            raise TypeError(f"authority must be a string, not {type(authority).__name__}")
+        if not client_id.strip():
             raise ValueError("client_id must be the API's application (client) id")
         if tenant_policy is not None and not callable(tenant_policy):
             raise TypeError("tenant_policy must be a callable (tenant_id, issuer, claims) -> bool")
@@ -210,13 +216,19 @@ class TokenValidator:
             allowed_algorithms=frozenset(self._algorithms),
             max_length=_limit("max_token_length", max_token_length),
         )
+        interval = _duration("refresh_interval", refresh_interval, positive=True)
+        if _duration("max_stale", max_stale) < interval:
+            raise ValueError(
+                f"max_stale ({max_stale!r} s) must be at least refresh_interval "
+                f"({refresh_interval!r} s), or keys expire before they are refreshed"
+            )
         self._keys = KeyStore(
             authority=origin,
             tenant=self.tenant,
             accept_v1_tokens=self._accept_v1,
             custom_keys_app_id=self.client_id if custom_signing_keys else None,
             http_client=http_client,
-            refresh_interval=_duration("refresh_interval", refresh_interval, positive=True),
+            refresh_interval=interval,
             kid_miss_cooldown=_duration("kid_miss_cooldown", kid_miss_cooldown),
             max_stale=_duration("max_stale", max_stale),
             fetch_timeout=_duration("fetch_timeout", fetch_timeout, positive=True),

@@ -225,7 +225,7 @@ class InvalidIssuerError(TokenError):
 
 
 class VersionMismatchError(TokenError):
-    """`ver` disagrees with the issuer form, or v1 tokens are not accepted."""
+    """`ver` is not the version of the issuer form the token carries."""
 
     reason = "version_mismatch"
     description = "The access token version is not accepted."

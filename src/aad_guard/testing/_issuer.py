@@ -62,6 +62,7 @@ _ROUTES = re.compile(
     r"|discovery/(?:v2\.0/)?keys)"
 )
 _KEYWORDS = ("common", "organizations", "consumers")
+_STRANGER_TENANT_ID = "00000000-0000-4000-8000-00000000dead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,10 +277,9 @@ class LocalIssuer:
             document = json.loads(self._answer(request).content)
             if fault.fault == "foreign_jwks_uri":
                 document["jwks_uri"] = "https://attacker.example/common/discovery/v2.0/keys"
-            else:
-                document["issuer"] = document["issuer"].replace(
-                    "{tenantid}", "00000000-0000-4000-8000-00000000dead"
-                )
+            else:  # the same form, fixed to a tenant nobody configured
+                version = "2.0" if document["issuer"].endswith("/v2.0") else "1.0"
+                document["issuer"] = self.issuer(_STRANGER_TENANT_ID, version=version)
             return _json(200, document)
         if kind == "jwks" and fault.fault == "empty_keys":
             return _json(200, {"keys": []})
