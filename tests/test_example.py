@@ -13,6 +13,7 @@ import pytest
 from examples.fastapi_api.app import Settings, create_app
 
 from aad_guard.testing import LocalIssuer
+from tests.helpers import bearer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,10 +31,6 @@ async def api(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.anyio

@@ -21,6 +21,7 @@ from aad_guard import (
 )
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -83,10 +84,6 @@ async def client(validator: TokenValidator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=build(validator, required=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_route_admits_a_token_with_the_scope(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 
 import pytest
 from hypothesis import given
@@ -20,14 +19,7 @@ from aad_guard.errors import (
     TokenTooLargeError,
     UnsupportedAlgorithmError,
 )
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def segment(document: object) -> str:
-    return b64(json.dumps(document).encode())
+from tests.helpers import b64, segment
 
 
 @given(st.binary(max_size=300))

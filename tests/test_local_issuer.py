@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
 import httpx
 import httpx2
 import pytest
@@ -12,21 +9,20 @@ import pytest
 from aad_guard import TokenValidator
 from aad_guard.testing import MSA_TENANT_ID, LocalIssuer
 from tests.conftest import FakeClock
+from tests.helpers import decoded
+
+
+def decoded_claims(token: str) -> dict[str, object]:
+    return decoded(token, 1)
+
+
+def decoded_header(token: str) -> dict[str, object]:
+    return decoded(token, 0)
+
 
 pytestmark = pytest.mark.anyio
 
 BASE = "https://login.microsoftonline.com"
-
-
-def claims(token: str) -> dict[str, object]:
-    payload = token.split(".")[1]
-    decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    return decoded
-
-
-def header(token: str) -> dict[str, object]:
-    decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-    return decoded
 
 
 @pytest.mark.parametrize(
@@ -77,13 +73,15 @@ async def test_rotation_adds_a_signing_key_and_retire_removes_one(issuer: LocalI
     first = issuer.signing_key
     second = issuer.rotate_keys()
     assert issuer.signing_key is second
-    assert header(issuer.token())["kid"] == second.kid
+    assert decoded_header(issuer.token())["kid"] == second.kid
     issuer.retire_key(first.kid)
     assert first.kid not in {key["kid"] for key in issuer.jwks()["keys"]}
 
 
-async def test_v2_delegated_token_has_entra_claims(issuer: LocalIssuer, clock: FakeClock) -> None:
-    token = claims(issuer.token(scopes=["a", "b"], lifetime=600))
+async def test_v2_delegated_token_has_entra_decoded_claims(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = decoded_claims(issuer.token(scopes=["a", "b"], lifetime=600))
     assert token["ver"] == "2.0"
     assert token["iss"] == f"{BASE}/{issuer.tenant_id}/v2.0"
     assert token["aud"] == issuer.client_id
@@ -94,27 +92,29 @@ async def test_v2_delegated_token_has_entra_claims(issuer: LocalIssuer, clock: F
 
 async def test_v1_token_uses_the_v1_issuer_and_names(issuer: LocalIssuer) -> None:
     token = issuer.token(version="1.0")
-    assert claims(token)["iss"] == f"https://sts.windows.net/{issuer.tenant_id}/"
-    assert claims(token)["aud"] == f"api://{issuer.client_id}"
-    assert "appid" in claims(token) and "upn" in claims(token)
-    assert header(token)["x5t"] == header(token)["kid"]
+    assert decoded_claims(token)["iss"] == f"https://sts.windows.net/{issuer.tenant_id}/"
+    assert decoded_claims(token)["aud"] == f"api://{issuer.client_id}"
+    assert "appid" in decoded_claims(token) and "upn" in decoded_claims(token)
+    assert decoded_header(token)["x5t"] == decoded_header(token)["kid"]
 
 
 async def test_personal_and_app_only_tokens(issuer: LocalIssuer) -> None:
-    assert claims(issuer.token(personal=True))["tid"] == MSA_TENANT_ID
-    app = claims(issuer.token(app_only=True, roles=["R"]))
+    assert decoded_claims(issuer.token(personal=True))["tid"] == MSA_TENANT_ID
+    app = decoded_claims(issuer.token(app_only=True, roles=["R"]))
     assert "scp" not in app and app["roles"] == ["R"] and app["idtyp"] == "app"
 
 
 async def test_claims_can_be_overridden_and_removed(issuer: LocalIssuer) -> None:
-    token = claims(issuer.token(claims={"aud": ["x", "y"], "custom": 1}, remove=["oid", "nbf"]))
+    token = decoded_claims(
+        issuer.token(claims={"aud": ["x", "y"], "custom": 1}, remove=["oid", "nbf"])
+    )
     assert token["aud"] == ["x", "y"] and token["custom"] == 1
     assert "oid" not in token and "nbf" not in token
 
 
 async def test_sign_signs_any_header(issuer: LocalIssuer) -> None:
     token = issuer.sign({"a": 1}, headers={"alg": "none", "kid": None, "jku": "x"})
-    assert header(token) == {"alg": "none", "typ": "JWT", "kid": None, "jku": "x"}
+    assert decoded_header(token) == {"alg": "none", "typ": "JWT", "kid": None, "jku": "x"}
 
 
 @pytest.mark.parametrize(

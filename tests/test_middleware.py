@@ -25,6 +25,7 @@ from aad_guard import AADGuardMiddleware, Principal, TokenValidator
 from aad_guard.errors import AADGuardError, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
+from tests.helpers import bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -87,10 +88,6 @@ async def client(validator: TokenValidator) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=build(validator))
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # -- the happy path -----------------------------------------------------------------------

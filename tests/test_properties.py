@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from aad_guard import Principal, TokenValidator
 from aad_guard.errors import AADGuardError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
+from tests.helpers import b64
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -51,10 +51,6 @@ def outcome(portal: BlockingPortal, validator: TokenValidator, token: str) -> ob
         return portal.call(validator.validate, token)
     except AADGuardError as error:
         return error
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

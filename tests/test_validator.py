@@ -32,14 +32,11 @@ from aad_guard.errors import (
 )
 from aad_guard.testing import MSA_TENANT_ID, LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
+from tests.helpers import b64
 
 pytestmark = pytest.mark.anyio
 
 OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def unsigned(header: Mapping[str, object], payload: Mapping[str, object]) -> str:
