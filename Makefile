@@ -25,7 +25,9 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
+	rm -f .coverage .coverage.*
 	$(PYTHON) -m coverage run -m pytest
+	$(PYTHON) -m coverage combine --quiet
 	$(PYTHON) -m coverage report
 
 bench: $(STAMP)
