@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
+T = TypeVar("T")
 
 
 def b64(data: bytes) -> str:
@@ -25,3 +31,16 @@ def decoded(token: str, index: int) -> dict[str, object]:
 def bearer(token: str) -> dict[str, str]:
     """The `Authorization` header carrying `token`."""
     return {"Authorization": f"Bearer {token}"}
+
+
+async def run_concurrently(count: int, call: Callable[[], Awaitable[T]]) -> list[T]:
+    """Start `count` calls of `call` at once and return their results when all are done."""
+    results: list[T] = []
+
+    async def one() -> None:
+        results.append(await call())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(count):
+            group.start_soon(one)
+    return results

@@ -17,6 +17,7 @@ from aad_guard.errors import (
 )
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
+from tests.helpers import run_concurrently
 
 pytestmark = pytest.mark.anyio
 
@@ -177,17 +178,8 @@ async def test_concurrent_cold_validations_share_one_fetch_per_document(
 ) -> None:
     validator = make_validator()
     token = issuer.token()
-    passed = 0
-
-    async def one() -> None:
-        nonlocal passed
-        await validator.validate(token)
-        passed += 1
-
-    async with anyio.create_task_group() as group:
-        for _ in range(100):
-            group.start_soon(one)
-    assert passed == 100
+    principals = await run_concurrently(100, lambda: validator.validate(token))
+    assert len(principals) == 100
     assert issuer.count("jwks") == 1
     assert issuer.count("metadata") == 2  # v2, and v1 for the v1 issuer template
 
@@ -412,17 +404,8 @@ async def test_concurrent_misses_wait_for_one_slow_fetch_together(
     issuer.simulate("slow", delay=0.2)
     validator = make_validator(accept_v1_tokens=False)
     token = issuer.token()
-    passed = 0
-
-    async def one() -> None:
-        nonlocal passed
-        await validator.validate(token)
-        passed += 1
-
-    async with anyio.create_task_group() as group:
-        for _ in range(20):
-            group.start_soon(one)
-    assert passed == 20
+    principals = await run_concurrently(20, lambda: validator.validate(token))
+    assert len(principals) == 20
     assert issuer.count() == 2  # metadata, then JWKS: one of each for all twenty
 
 

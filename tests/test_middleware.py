@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +24,7 @@ from aad_guard import AADGuardMiddleware, Principal, TokenValidator
 from aad_guard.errors import AADGuardError, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
-from tests.helpers import bearer
+from tests.helpers import bearer, run_concurrently
 
 pytestmark = pytest.mark.anyio
 
@@ -304,15 +303,8 @@ async def test_concurrent_cold_requests_all_pass_with_one_key_fetch(
     client: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
     token = issuer.token()
-    statuses: list[int] = []
-
-    async def one() -> None:
-        statuses.append((await client.get("/me", headers=bearer(token))).status_code)
-
-    async with anyio.create_task_group() as group:
-        for _ in range(200):
-            group.start_soon(one)
-    assert statuses == [200] * 200
+    responses = await run_concurrently(200, lambda: client.get("/me", headers=bearer(token)))
+    assert [response.status_code for response in responses] == [200] * 200
     assert issuer.count("jwks") == 1
 
 

@@ -169,6 +169,20 @@ def _narrowed_to(token: RealToken, narrowing: str) -> dict[str, Any]:
     return {"tenant": home, "allowed_tenants": {tenant_id}}
 
 
+def _narrowed_validator(
+    token: RealToken,
+    entra: FakeEntra,
+    http_client: httpx.AsyncClient,
+    narrowing: str,
+    jwks: Mapping[str, object],
+    **options: Any,
+) -> TokenValidator:
+    """Serve the public cloud for the token's tenant and build a validator narrowed to it."""
+    narrowed = _narrowed_to(token, narrowing)
+    _serve_public_cloud(entra, narrowed["tenant"], jwks)
+    return _validator_for(token, http_client, **options, **narrowed)
+
+
 def _common_endpoint_jwks() -> dict[str, Any]:
     """`real_tokens_jwks.json` with each key bound as Entra's common `jwks_uri` binds it.
 
@@ -237,9 +251,7 @@ async def test_access_token_validates_for_its_audience_and_tenant(
     token_id: str, narrowing: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     token = TOKENS[token_id]
-    options = _narrowed_to(token, narrowing)
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, **options)
+    validator = _narrowed_validator(token, entra, http_client, narrowing, real_tokens_jwks())
 
     principal = await validator.validate(token.token)
 
@@ -259,10 +271,14 @@ async def test_x5t_only_v1_token_finds_its_key_by_thumbprint(
     """The 2013-14 v1 tokens name their key by `x5t` alone; Entra keys have kid == x5t."""
     token = TOKENS[token_id]
     assert "kid" not in token.header
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(
-        token, http_client, accept_id_tokens=True, allow_acl_tokens=True, **options
+    validator = _narrowed_validator(
+        token,
+        entra,
+        http_client,
+        "allowed_tenants",
+        real_tokens_jwks(),
+        accept_id_tokens=True,
+        allow_acl_tokens=True,
     )
 
     principal = await validator.validate(token.token)
@@ -277,9 +293,9 @@ async def test_access_token_without_scopes_or_roles_is_refused_by_default(
     token_id: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     token = TOKENS[token_id]
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", real_tokens_jwks()
+    )
 
     with pytest.raises(NoScopesOrRolesError) as info:
         await validator.validate(token.token)
@@ -293,9 +309,9 @@ async def test_access_token_without_scopes_or_roles_validates_with_allow_acl_tok
     token_id: str, narrowing: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     token = TOKENS[token_id]
-    options = _narrowed_to(token, narrowing)
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, allow_acl_tokens=True, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, narrowing, real_tokens_jwks(), allow_acl_tokens=True
+    )
 
     principal = await validator.validate(token.token)
 
@@ -316,9 +332,9 @@ async def test_id_token_is_refused_as_not_an_access_token_by_default(
     token_id: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     token = TOKENS[token_id]
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], _common_endpoint_jwks())
-    validator = _validator_for(token, http_client, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", _common_endpoint_jwks()
+    )
 
     with pytest.raises(NotAnAccessTokenError) as info:
         await validator.validate(token.token)
@@ -337,9 +353,9 @@ async def test_id_token_validates_with_accept_id_tokens(
     next test shows.
     """
     token = TOKENS[token_id]
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], _common_endpoint_jwks())
-    validator = _validator_for(token, http_client, accept_id_tokens=True, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", _common_endpoint_jwks(), accept_id_tokens=True
+    )
 
     principal = await validator.validate(token.token)
 
@@ -375,9 +391,9 @@ async def test_key_bound_to_another_tenant_does_not_verify_its_tokens(
     names that tenant, so they must not verify tokens of tenant 49f548d0-... or 90b8faa8-...
     """
     token = TOKENS[token_id]
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, accept_id_tokens=True, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", real_tokens_jwks(), accept_id_tokens=True
+    )
 
     with pytest.raises(KeyIssuerMismatchError) as info:
         await validator.validate(token.token)
@@ -502,9 +518,9 @@ async def test_tampered_v1_id_token_is_malformed_for_its_non_canonical_signature
     sibling = TOKENS["aad-v1.0-idt-2016-08-16-ok"]
     assert token.token[:-1] == sibling.token[:-1]
     assert (sibling.token[-1], token.token[-1]) == ("Q", "q")
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, accept_id_tokens=True, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", real_tokens_jwks(), accept_id_tokens=True
+    )
 
     with pytest.raises(MalformedTokenError) as info:
         await validator.validate(token.token)
@@ -564,9 +580,9 @@ async def test_graph_token_is_refused_as_a_graph_token(
     """A Microsoft Graph token (header `nonce`) gets its own explanation, not "bad signature"."""
     token = TOKENS[GRAPH_TOKEN]
     assert "nonce" in token.header
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", real_tokens_jwks()
+    )
 
     with pytest.raises(GraphTokenError) as info:
         await validator.validate(token.token)
@@ -600,9 +616,9 @@ async def test_real_token_with_a_changed_payload_fails_the_signature(
     token_id: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     token = TOKENS[token_id]
-    options = _narrowed_to(token, "allowed_tenants")
-    _serve_public_cloud(entra, options["tenant"], real_tokens_jwks())
-    validator = _validator_for(token, http_client, **options)
+    validator = _narrowed_validator(
+        token, entra, http_client, "allowed_tenants", real_tokens_jwks()
+    )
     await validator.validate(token.token)  # the configuration admits the untouched token
     changed = _with_changed_scope(token)
 
