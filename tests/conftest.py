@@ -11,6 +11,9 @@ import pytest
 from aad_guard import TokenValidator
 from aad_guard.testing import LocalIssuer
 
+# `pytester` runs the documented examples of the aad_guard pytest plugin.
+pytest_plugins = ["pytester"]
+
 
 class MakeValidator(Protocol):
     """Builds a `TokenValidator` wired to the local issuer; keyword options override."""

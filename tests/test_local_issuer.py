@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from aad_guard import TokenValidator
-from aad_guard.testing import MSA_TENANT_ID, LocalIssuer
+from aad_guard.testing import MSA_TENANT_ID, LocalIssuer, LocalIssuerServer
 from tests.conftest import FakeClock
 from tests.helpers import decoded
 
@@ -202,3 +202,59 @@ def test_module_serves_an_issuer_until_ctrl_c() -> None:
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+@pytest.mark.anyio
+async def test_mint_endpoint_mints_what_the_body_asks(issuer: LocalIssuer) -> None:
+    async with issuer.client() as client:
+        response = await client.post(
+            f"{issuer.authority}/_local/mint",
+            json={"version": "1.0", "scopes": ["a", "b"], "lifetime": 60, "claims": {"x": 1}},
+        )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    answer = response.json()
+    claims = decoded(answer["access_token"], 1)
+    assert (claims["ver"], claims["scp"], claims["x"]) == ("1.0", "a b", 1)
+    assert answer["expires_in"] == 60
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1]", "must be a JSON object"),
+        (b'{"colour": "red"}', "Unknown option 'colour'"),
+        (b'{"personal": 1}', "'personal' has the wrong type"),
+        (b'{"tenant_id": true}', "'tenant_id' has the wrong type"),
+        (b'{"version": "3.0"}', "'version' must be"),
+        (b'{"scopes": [1]}', "'scopes' must be a list of strings"),
+        (b'{"lifetime": 0}', "'lifetime' must be a positive number"),
+        (b'{"issued_at": NaN}', "'issued_at' must be a positive number"),
+        (b"{}" + b" " * 70_000, "too large"),
+    ],
+)
+async def test_mint_endpoint_refuses_bad_bodies(
+    issuer: LocalIssuer, body: bytes, message: str
+) -> None:
+    async with issuer.client() as client:
+        response = await client.post(f"{issuer.authority}/_local/mint", content=body)
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert message in response.json()["error_description"]
+        assert (await client.get(f"{issuer.authority}/_local/mint")).status_code == 405
+
+
+def test_server_refuses_posts_without_a_usable_length() -> None:
+    import http.client
+
+    with LocalIssuerServer() as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        for length, status in (("abc", 400), (str(10**6), 413)):
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
+            connection.putrequest("POST", "/_local/mint")
+            connection.putheader("Content-Length", length)
+            connection.endheaders()
+            assert connection.getresponse().status == status
+            connection.close()

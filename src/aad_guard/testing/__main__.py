@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from ._server import LocalIssuerServer
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m aad_guard.testing") -> int:
+    """Serve until Ctrl-C; `aad-guard issuer` runs this too."""
     parser = argparse.ArgumentParser(
-        prog="python -m aad_guard.testing",
+        prog=prog,
         description="Serve a local Entra ID look-alike (metadata and keys) on loopback.",
     )
     parser.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any)")
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Metadata: {server.url}/organizations/v2.0/.well-known/openid-configuration")
         print(f"A token for API {issuer.client_id}, valid for an hour:")
         print(issuer.token(scopes=["Tasks.Read", "Tasks.Write"]))
+        print(f"More: aad-guard token mint --issuer {server.url} --scope Tasks.Read")
         print("Ctrl-C stops it.", flush=True)
         try:
             threading.Event().wait()

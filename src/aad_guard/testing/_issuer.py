@@ -18,6 +18,7 @@ from jwt.algorithms import get_default_algorithms
 from .._fetch import Origin
 from .._policy import MSA_TENANT_ID, is_guid
 from ._keys import LocalKey, new_key
+from ._mint import MINT_PATH, mint_response
 
 __all__ = [
     "DEFAULT_API_CLIENT_ID",
@@ -242,6 +243,8 @@ class LocalIssuer:
     def _answer(self, request: httpx.Request) -> httpx.Response:
         match = _ROUTES.fullmatch(request.url.path)
         origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+        if request.url.path == MINT_PATH and origin == self.authority:
+            return mint_response(self, request)
         if request.method != "GET" or match is None or origin != self.authority:
             return _json(404, {"error": "not_found"})
         tenant = match["tenant"]

@@ -15,27 +15,43 @@ from ._issuer import LocalIssuer
 
 __all__ = ["LocalIssuerServer"]
 
+_MAX_REQUEST_BODY = 64 * 1024
+
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aad-guard-local-issuer"
 
         def do_GET(self) -> None:
+            self._forward(b"")
+
+        def do_POST(self) -> None:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= _MAX_REQUEST_BODY:
+                self.send_error(413 if length > 0 else 400)
+                return
+            self._forward(self.rfile.read(length))
+
+        def _forward(self, body: bytes) -> None:
             url = f"{issuer.authority}{self.path}"
-            request = httpx.Request("GET", url, headers=dict(self.headers.items()))
+            headers = dict(self.headers.items())
+            request = httpx.Request(self.command, url, headers=headers, content=body)
             try:
                 response = anyio.run(issuer.handle, request)
             except httpx.ConnectError:  # the "down" fault: drop the connection
                 self.close_connection = True
                 return
-            body = response.content
+            content = response.content
             self.send_response(response.status_code)
             for name, value in response.headers.items():
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(content)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(content)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the issuer counts requests itself

@@ -1,0 +1,7 @@
+"""`python -m aad_guard.cli`: the `aad-guard` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
