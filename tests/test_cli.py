@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from aad_guard.cli import main
@@ -174,29 +172,6 @@ def test_check_exit_codes_and_json(
     assert "is not a JWKS" in bad.stderr
     assert run().returncode == 2
     assert run("token").returncode == 2
-
-
-def test_issuer_command_serves_until_ctrl_c() -> None:
-    server = subprocess.Popen(  # noqa: S603
-        [*AAD_GUARD, "issuer", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=None,
-    )
-    try:
-        assert server.stdout is not None
-        lines = [server.stdout.readline() for _ in range(2)]
-        metadata_url = lines[1].split()[1]
-        assert httpx.get(metadata_url).json()["issuer"].endswith("/{tenantid}/v2.0")
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 def test_the_console_script_is_installed() -> None:

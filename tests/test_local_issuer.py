@@ -178,13 +178,16 @@ async def test_server_serves_the_issuer_over_loopback_http() -> None:
     assert server.issuer.count("jwks") == 2
 
 
-def test_module_serves_an_issuer_until_ctrl_c() -> None:
+@pytest.mark.parametrize(
+    "command", [["aad_guard.testing"], ["aad_guard.cli", "issuer"]], ids=["module", "aad-guard"]
+)
+def test_serves_an_issuer_until_ctrl_c(command: list[str]) -> None:
     import signal
     import subprocess
     import sys
 
-    server = subprocess.Popen(
-        [sys.executable, "-u", "-m", "aad_guard.testing", "--port", "0"],
+    server = subprocess.Popen(  # noqa: S603 (the test runs its own command)
+        [sys.executable, "-u", "-m", *command, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
