@@ -61,6 +61,29 @@ async def test_single_tenant_and_domain_apps_get_tokens_of_their_tenant() -> Non
         assert response.status_code == 404  # authenticated; the app has no routes
 
 
+def test_a_shared_app_trusts_its_real_issuer_again_after_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        from starlette.applications import Starlette
+        from starlette.middleware import Middleware
+        from aad_guard import AADGuardMiddleware
+
+        app = Starlette(middleware=[Middleware(AADGuardMiddleware, client_id="api")])
+
+        def test_first(use_local_issuer):
+            use_local_issuer(app)
+            assert "http_client" in app.user_middleware[0].kwargs
+
+        def test_later():
+            assert app.user_middleware[0].kwargs == {"client_id": "api"}
+            assert app.middleware_stack is None
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
 def test_apps_it_cannot_point_are_refused_with_the_way_out() -> None:
     issuer = LocalIssuer()
     with pytest.raises(ValueError, match="no AADGuardMiddleware"):

@@ -39,17 +39,23 @@ def local_issuer() -> LocalIssuer:
 
 
 @pytest.fixture
-def use_local_issuer(local_issuer: LocalIssuer) -> Callable[[Any], LocalIssuer]:
+def use_local_issuer(local_issuer: LocalIssuer) -> Iterator[Callable[[Any], LocalIssuer]]:
     """Point an app's `AADGuardMiddleware` at `local_issuer`: `use_local_issuer(app)`.
 
     The issuer takes the app's client id (and tenant, when it is one tenant), so its tokens
     are addressed to the app; the middleware fetches metadata and keys from the issuer.
+    After the test the app's middleware options are as they were, so a module-level app
+    shared by several tests never keeps trusting the local issuer.
     """
+    restores: list[Callable[[], None]] = []
 
     def use(app: Any) -> LocalIssuer:
+        restores.append(_restorer(app))
         return point_at_issuer(app, local_issuer)
 
-    return use
+    yield use
+    for restore in reversed(restores):
+        restore()
 
 
 @pytest.fixture
@@ -57,6 +63,18 @@ def local_issuer_server() -> Iterator[LocalIssuerServer]:
     """A `LocalIssuerServer` on a free loopback port, for apps in another process."""
     with LocalIssuerServer() as server:
         yield server
+
+
+def _restorer(app: Any) -> Callable[[], None]:
+    saved = [(entry, dict(entry.kwargs)) for entry in getattr(app, "user_middleware", ())]
+
+    def restore() -> None:
+        for entry, options in saved:
+            entry.kwargs.clear()
+            entry.kwargs.update(options)
+        app.middleware_stack = None
+
+    return restore
 
 
 def point_at_issuer(app: Any, issuer: LocalIssuer) -> LocalIssuer:
