@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aad_guard.cli import main
 from aad_guard.cli._summary import UnreadableTokenError, relative_time, summarize
 from aad_guard.testing import LocalIssuer
 from tests.helpers import segment
@@ -26,11 +27,27 @@ def test_any_text_is_read_or_refused_with_a_reason(text: str) -> None:
     summary.to_dict(now=0)
 
 
-@given(st.dictionaries(st.sampled_from(["ver", "iss", "aud", "exp", "scp", "roles", "tid"]),
-                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                                 st.text(max_size=5), st.lists(st.text(max_size=3)))))  # fmt: skip
+CLAIM_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.just(10**400),
+    st.text(max_size=5), st.lists(st.text(max_size=3)),
+)  # fmt: skip
+CLAIM_NAMES = st.sampled_from(["ver", "iss", "aud", "exp", "scp", "roles", "tid"])
+
+
+@given(st.dictionaries(CLAIM_NAMES, CLAIM_VALUES))
 def test_claims_of_any_type_never_break_the_summary(claims: dict[str, object]) -> None:
     summarize(token_of({"alg": "RS256"}, claims)).to_dict(now=1_800_000_000)
+
+
+@pytest.mark.parametrize("exp", [10**400, 1e20, -1e20])
+def test_times_beyond_the_calendar_are_shown_not_fatal(
+    exp: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = token_of({"alg": "RS256"}, {"exp": exp, "iat": 0})
+    assert main(["token", "inspect", token]) == 0
+    out = capsys.readouterr().out
+    assert "Issued" in out
+    assert ("not a date" in out) is (exp != 10**400)
 
 
 def test_version_comes_from_ver_or_the_issuer_form() -> None:

@@ -125,14 +125,20 @@ def _write_summary(summary: TokenSummary, out: TextIO, *, now: float) -> None:
     for label, name in (("Issued", "iat"), ("Not before", "nbf"), ("Expires", "exp")):
         at = summary.time(name)
         if at is not None:
-            moment = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            rows.append((label, f"{relative_time(at, now)} ({moment})"))
+            rows.append((label, f"{relative_time(at, now)} ({_utc(at)})"))
     for label, value in rows:
         out.write(f"  {label:<11} {value if value is not None else '-'}\n")
     if summary.is_graph_token:
         out.write(
             "  Note        a Microsoft Graph token: only Graph can validate it, never your API\n"
         )
+
+
+def _utc(at: float) -> str:
+    try:
+        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):  # beyond the calendar's years
+        return "not a date"
 
 
 def _join(first: str | None, second: str | None) -> str | None:

@@ -138,7 +138,10 @@ class TokenSummary:
         value = self.claims.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        return float(value) if math.isfinite(value) else None
+        try:
+            return float(value) if math.isfinite(value) else None
+        except OverflowError:  # an integer beyond any float
+            return None
 
     def to_dict(self, *, now: float) -> dict[str, object]:
         """The summary as JSON-ready data, with times relative to `now`."""
