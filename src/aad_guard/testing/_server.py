@@ -15,14 +15,31 @@ from ._issuer import LocalIssuer
 
 __all__ = ["LocalIssuerServer"]
 
+_MAX_BODY = 64 * 1024  # sign-in forms and token requests are small
+
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aad-guard-local-issuer"
 
         def do_GET(self) -> None:
+            self._relay()
+
+        def do_POST(self) -> None:
+            self._relay()
+
+        def do_OPTIONS(self) -> None:
+            self._relay()
+
+        def _relay(self) -> None:
             url = f"{issuer.authority}{self.path}"
-            request = httpx.Request("GET", url, headers=dict(self.headers.items()))
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit() or int(length) > _MAX_BODY:
+                self.send_error(413 if length.isdigit() else 400)
+                return
+            body = self.rfile.read(int(length))
+            headers = dict(self.headers.items())
+            request = httpx.Request(self.command, url, headers=headers, content=body)
             try:
                 response = anyio.run(issuer.handle, request)
             except httpx.ConnectError:  # the "down" fault: drop the connection
