@@ -83,6 +83,7 @@ def test_swagger_ui_signs_in_on_the_local_issuer_and_calls_a_protected_route(
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             context = browser.new_context()
+            context.set_default_timeout(15_000)  # a step that hangs fails in bounded time
             # Watched, not intercepted: Playwright answers CORS preflights itself when it
             # intercepts, and the issuer's own answer is what is tested here.
             context.on("request", record_elsewhere)
@@ -96,6 +97,7 @@ def test_swagger_ui_signs_in_on_the_local_issuer_and_calls_a_protected_route(
             assert sign_in.url.startswith(
                 f"{issuer_server.url}/organizations/oauth2/v2.0/authorize"
             )
+            # docs/images/local-sign-in.png is a copy (see docs/testing.md).
             sign_in.screenshot(path=tmp_path / "local-sign-in.png")
             sign_in.get_by_label("Local User").check()
             with sign_in.expect_event("close"):
@@ -124,3 +126,18 @@ def call_list_tasks(page: Page) -> None:
     operation.get_by_role("button", name="Try it out").click()
     operation.get_by_role("button", name="Execute").click()
     operation.locator(".live-responses-table").wait_for()
+
+
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("true", pytest.fail.Exception), (None, pytest.skip.Exception)]
+)
+def test_missing_chromium_fails_on_ci_and_is_skipped_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="apt-get install chromium"):
+        chromium_or_skip()

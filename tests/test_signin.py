@@ -439,6 +439,7 @@ def test_register_client_checks_its_arguments(issuer: LocalIssuer) -> None:
     with pytest.raises(ValueError, match="secret"):
         issuer.register_client(DAEMON, secret="")
     assert issuer.register_client(DAEMON, secret="x").is_confidential
+    assert list(issuer.clients) == [DAEMON]
 
 
 # -- over loopback HTTP ----------------------------------------------------------------------

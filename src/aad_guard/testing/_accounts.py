@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -82,6 +81,10 @@ class LocalClient:
         secret: Its client secret; `None` makes it a public client (a single-page or native
             app), which must not send one and cannot use client credentials.
         roles: App roles granted to the application, for its client-credentials tokens.
+
+    Raises:
+        ValueError: an empty client id or secret, or a redirect URI that is not an absolute
+            http(s) URI without a fragment (RFC 6749 §3.1.2).
     """
 
     client_id: str
@@ -89,31 +92,15 @@ class LocalClient:
     secret: str | None = None
     roles: tuple[str, ...] = ()
 
-    @classmethod
-    def build(
-        cls,
-        client_id: str,
-        *,
-        redirect_uris: Iterable[str] = (),
-        secret: str | None = None,
-        roles: Iterable[str] = (),
-    ) -> LocalClient:
-        """A client with checked redirect URIs.
-
-        Raises:
-            ValueError: an empty client id or secret, or a redirect URI that is not an
-                absolute http(s) URI without a fragment (RFC 6749 §3.1.2).
-        """
-        if not client_id:
+    def __post_init__(self) -> None:
+        if not self.client_id:
             raise ValueError("client_id must not be empty")
-        if secret == "":
+        if self.secret == "":
             raise ValueError("secret must not be empty; None makes a public client")
-        uris = tuple(redirect_uris)
-        for uri in uris:
+        for uri in self.redirect_uris:
             parts = urlsplit(uri)
             if parts.scheme not in ("http", "https") or not parts.netloc or "#" in uri:
                 raise ValueError(f"redirect URI {uri!r} is not an absolute http(s) URI")
-        return cls(client_id, uris, secret, tuple(roles))
 
     @property
     def is_confidential(self) -> bool:

@@ -133,6 +133,11 @@ class LocalIssuer:
         """The accounts the sign-in page offers, by form key; add, replace or remove some."""
         return self.signin.users
 
+    @property
+    def clients(self) -> dict[str, LocalClient]:
+        """The registered applications, by client id (see `register_client`)."""
+        return self.signin.clients
+
     def register_client(
         self,
         client_id: str,
@@ -154,9 +159,9 @@ class LocalIssuer:
             ValueError: an empty client id or secret, or a redirect URI that is not an
                 absolute http(s) URI without a fragment.
         """
-        return self.signin.register_client(
-            client_id, redirect_uris=redirect_uris, secret=secret, roles=roles
-        )
+        client = LocalClient(client_id, tuple(redirect_uris), secret, tuple(roles))
+        self.signin.clients[client_id] = client
+        return client
 
     # -- keys ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -93,21 +93,6 @@ class SignIn:
     def api(self) -> str:
         """The Application ID URI of the issuer's API, the prefix of its scopes."""
         return f"api://{self.issuer.client_id}"
-
-    def register_client(
-        self,
-        client_id: str,
-        *,
-        redirect_uris: Iterable[str] = (),
-        secret: str | None = None,
-        roles: Iterable[str] = (),
-    ) -> LocalClient:
-        """Register (or replace) an application; see `LocalClient` for the arguments."""
-        client = LocalClient.build(
-            client_id, redirect_uris=redirect_uris, secret=secret, roles=roles
-        )
-        self.clients[client_id] = client
-        return client
 
     def answer(self, request: httpx.Request) -> httpx.Response | None:
         """The answer to a request for an authorize or token endpoint; `None` for others."""
