@@ -456,9 +456,17 @@ async def test_server_signs_in_over_loopback_http() -> None:
         validator = TokenValidator(client_id=server.issuer.client_id, authority=server.url)
         async with validator:
             principal = await validator.validate(token.json()["access_token"])
-        with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
-            raw.sendall(b"POST /common/oauth2/v2.0/token HTTP/1.0\r\nContent-Length: -1\r\n\r\n")
-            bad_length = raw.recv(100)
+        answers = [
+            raw_answer(server, b"Content-Length: -1"),
+            raw_answer(server, b"Transfer-Encoding: chunked"),
+        ]
     assert principal.username == "local.user@contoso.example"
     assert too_big.status_code == 413
-    assert bad_length.startswith(b"HTTP/1.0 400")
+    assert [answer[:12] for answer in answers] == [b"HTTP/1.0 400", b"HTTP/1.0 411"]
+
+
+def raw_answer(server: LocalIssuerServer, header: bytes) -> bytes:
+    """The start of the server's answer to a token request with `header`, sent as it is."""
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
+        raw.sendall(b"POST /common/oauth2/v2.0/token HTTP/1.0\r\n" + header + b"\r\n\r\n")
+        return raw.recv(100)

@@ -34,6 +34,9 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
         def _relay(self) -> None:
             url = f"{issuer.authority}{self.path}"
             length = self.headers.get("Content-Length") or "0"
+            if "Transfer-Encoding" in self.headers:  # bodies come with a length, or not at all
+                self.send_error(411)
+                return
             if not length.isdigit() or int(length) > _MAX_BODY:
                 self.send_error(413 if length.isdigit() else 400)
                 return
