@@ -12,7 +12,7 @@ import httpx
 import pytest
 from examples.fastapi_api.app import Settings, create_app
 
-from aad_guard.testing import LocalIssuer
+from aad_guard.testing import DEFAULT_CALLER_CLIENT_ID, LocalIssuer
 from tests.helpers import bearer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,8 @@ def issuer() -> LocalIssuer:
 @pytest.fixture
 async def api(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
     async with issuer.client() as idp:
-        app = create_app(Settings(client_id=issuer.client_id), http_client=idp)
+        settings = Settings(client_id=issuer.client_id, swagger_client_id=DEFAULT_CALLER_CLIENT_ID)
+        app = create_app(settings, http_client=idp)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield client
@@ -59,7 +60,12 @@ async def test_health_and_docs_are_public_and_stats_need_the_app_role(
     api: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
     assert (await api.get("/health")).json() == {"status": "ok"}
-    assert (await api.get("/docs")).status_code == 200
+    docs = await api.get("/docs")
+    assert docs.status_code == 200
+    assert '"clientId": "0c1d2e3f-0000-4000-8000-0000000c0001"' in docs.text
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.text  # served here: works offline
+    assert (await api.get("/docs/assets/swagger-ui-bundle.js")).status_code == 200
+    assert "oauth2" in (await api.get("/docs/oauth2-redirect")).text
     scheme = (await api.get("/openapi.json")).json()["components"]["securitySchemes"]
     assert "EntraID" in scheme
     app_token = issuer.token(app_only=True, roles=["Tasks.Admin"])
@@ -123,9 +129,13 @@ def test_settings_default_to_the_local_issuer_and_read_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("AAD_GUARD_CLIENT_ID", raising=False)
-    assert Settings.from_env().authority == "http://127.0.0.1:8400"
+    monkeypatch.delenv("AAD_GUARD_SWAGGER_CLIENT_ID", raising=False)
+    local = Settings.from_env()
+    assert local.authority == "http://127.0.0.1:8400"
+    assert local.swagger_client_id == DEFAULT_CALLER_CLIENT_ID  # `python -m aad_guard.testing`'s
     monkeypatch.setenv("AAD_GUARD_CLIENT_ID", "api-id")
     monkeypatch.setenv("AAD_GUARD_TENANT", "common")
     settings = Settings.from_env()
     assert (settings.client_id, settings.tenant) == ("api-id", "common")
     assert settings.authority == "https://login.microsoftonline.com"
+    assert settings.swagger_client_id is None

@@ -186,17 +186,32 @@ def test_serves_an_issuer_until_ctrl_c(command: list[str]) -> None:
     import subprocess
     import sys
 
+    redirect = "http://127.0.0.1:9000/docs/oauth2-redirect"
     server = subprocess.Popen(  # noqa: S603 (the test runs its own command)
-        [sys.executable, "-u", "-m", *command, "--port", "0"],
+        [sys.executable, "-u", "-m", *command, "--port", "0", "--client", "spa",
+         "--redirect-uri", "http://127.0.0.1:9000/docs/oauth2-redirect",
+         "--admin-role", "Tasks.Admin"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
+    )  # fmt: skip
     try:
         assert server.stdout is not None
-        lines = [server.stdout.readline() for _ in range(5)]
+        lines = [server.stdout.readline() for _ in range(7)]
         url = lines[1].split()[1]
         assert httpx.get(url).json()["issuer"].endswith("/{tenantid}/v2.0")
+        assert lines[5] == f"Client spa may redirect to: {redirect}\n"
+        authorize = url.split("/organizations/")[0] + "/organizations/oauth2/v2.0/authorize"
+        request = {
+            "client_id": "spa",
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": "api://6e5a2b8c-0000-4000-8000-0000000a0001/Tasks.Read",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        }
+        page = httpx.get(authorize, params=request)
+        assert "roles Tasks.Admin" in page.text  # the client, its redirect URI, the admin's role
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
     finally:
@@ -261,3 +276,12 @@ def test_server_refuses_posts_without_a_usable_length() -> None:
             connection.endheaders()
             assert connection.getresponse().status == status
             connection.close()
+
+
+def test_module_refuses_a_bad_redirect_uri(capsys: pytest.CaptureFixture[str]) -> None:
+    from aad_guard.testing.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--redirect-uri", "ftp://host/callback"])
+    assert exited.value.code == 2
+    assert "is not an absolute http(s) URI" in capsys.readouterr().err

@@ -8,7 +8,9 @@ Configure it for a real Entra app registration with environment variables:
     AAD_GUARD_SWAGGER_CLIENT_ID  the app registration Swagger UI signs in with (optional)
 
 and run `uvicorn examples.fastapi_api.app:app`. Without them it trusts the local issuer of
-`python -m aad_guard.testing` (on 127.0.0.1:8400); `make demo` runs both for you.
+`python -m aad_guard.testing` (on 127.0.0.1:8400), whose sign-in page Swagger UI's Authorize
+opens; `make demo` runs both for you. Swagger UI's files are served by the API itself (from
+the `swagger-ui-bundle-v2` package), so the docs work offline.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from aad_guard import (
     AADGuardMiddleware,
@@ -29,7 +35,7 @@ from aad_guard import (
     require_scopes,
     swagger_ui_init_oauth,
 )
-from aad_guard.testing import DEFAULT_API_CLIENT_ID
+from aad_guard.testing import DEFAULT_API_CLIENT_ID, DEFAULT_CALLER_CLIENT_ID
 
 ENTRA = "https://login.microsoftonline.com"
 LOCAL_ISSUER = "http://127.0.0.1:8400"  # `python -m aad_guard.testing`
@@ -54,15 +60,18 @@ class Settings:
         """Read the settings from `AAD_GUARD_*` variables (see the module docstring).
 
         Without `AAD_GUARD_CLIENT_ID`, the API trusts the local issuer that
-        `python -m aad_guard.testing` serves on loopback.
+        `python -m aad_guard.testing` serves on loopback, and Swagger UI signs in as the
+        client that it registers.
         """
         client_id = os.environ.get("AAD_GUARD_CLIENT_ID")
-        default_authority = LOCAL_ISSUER if client_id is None else ENTRA
+        local = client_id is None
         return cls(
             client_id=client_id or DEFAULT_API_CLIENT_ID,
             tenant=os.environ.get("AAD_GUARD_TENANT", "organizations"),
-            authority=os.environ.get("AAD_GUARD_AUTHORITY", default_authority),
-            swagger_client_id=os.environ.get("AAD_GUARD_SWAGGER_CLIENT_ID"),
+            authority=os.environ.get("AAD_GUARD_AUTHORITY", LOCAL_ISSUER if local else ENTRA),
+            swagger_client_id=os.environ.get(
+                "AAD_GUARD_SWAGGER_CLIENT_ID", DEFAULT_CALLER_CLIENT_ID if local else None
+            ),
         )
 
 
@@ -87,15 +96,39 @@ class TaskStore:
         return self.tasks.setdefault(tenant_id, {})
 
 
+def serve_swagger_ui(app: FastAPI) -> None:
+    """Serve Swagger UI at /docs from the API's own origin: no CDN, so it works offline."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app(settings: Settings, *, http_client: httpx.AsyncClient | None = None) -> FastAPI:
     """Build the task service for `settings`; tests inject an `http_client`."""
     scopes = [f"api://{settings.client_id}/Tasks.Read"]
     app = FastAPI(
         title="Tasks",
+        docs_url=None,  # served below, from local files
+        redoc_url=None,
         swagger_ui_init_oauth=swagger_ui_init_oauth(
             client_id=settings.swagger_client_id or settings.client_id, scopes=scopes
         ),
     )
+    serve_swagger_ui(app)
     store = TaskStore()
 
     @app.get("/health")

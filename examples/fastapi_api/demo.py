@@ -1,9 +1,10 @@
 """`make demo`: the task service against a local issuer on loopback; no tenant, no network.
 
 It serves a LocalIssuer over HTTP and the example API under uvicorn, runs a short scripted
-session that prints each call and its answer, then leaves both running (Swagger UI and a
-ready-to-paste curl line) until Ctrl-C. `--no-wait` stops after the script; the exit status
-is 1 if any answer differed from the expected one.
+session that prints each call and its answer, then leaves both running (Swagger UI, whose
+Authorize signs in on the local issuer's page, and a ready-to-paste curl line) until Ctrl-C.
+`--no-wait` stops after the script; the exit status is 1 if any answer differed from the
+expected one.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import uvicorn
 
-from aad_guard.testing import DEFAULT_API_CLIENT_ID, LocalIssuer, LocalIssuerServer
+from aad_guard.testing import (
+    DEFAULT_API_CLIENT_ID,
+    DEFAULT_CALLER_CLIENT_ID,
+    OTHER_TENANT_ID,
+    LocalIssuer,
+    LocalIssuerServer,
+)
 from examples.fastapi_api.app import Settings, create_app
-
-OTHER_TENANT = "b0b0b0b0-0000-4000-8000-00000000b0b0"
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,18 @@ def _steps(issuer: LocalIssuer) -> list[Step]:
             "work account of another tenant, scope Tasks.Read",
             "GET",
             "/tasks",
-            issuer.token(tenant_id=OTHER_TENANT, scopes=["Tasks.Read"]),
+            issuer.token(tenant_id=OTHER_TENANT_ID, scopes=["Tasks.Read"]),
             200,
         ),
     ]
+
+
+def register_swagger_ui(issuer: LocalIssuer, api_url: str) -> None:
+    """Let the API's Swagger UI sign in on the issuer; its admin account gets Tasks.Admin."""
+    issuer.register_client(
+        DEFAULT_CALLER_CLIENT_ID, redirect_uris=[f"{api_url}/docs/oauth2-redirect"]
+    )
+    issuer.users["admin"] = replace(issuer.users["admin"], roles=("Tasks.Admin",))
 
 
 def run_script(api_url: str, issuer: LocalIssuer) -> bool:
@@ -122,9 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     issuer_socket.close()  # the issuer server binds it again at once
     with LocalIssuerServer(port=issuer_port) as issuer_server:
         issuer = issuer_server.issuer
-        settings = Settings(client_id=DEFAULT_API_CLIENT_ID, authority=issuer_server.url)
+        settings = Settings(
+            client_id=DEFAULT_API_CLIENT_ID,
+            authority=issuer_server.url,
+            swagger_client_id=DEFAULT_CALLER_CLIENT_ID,
+        )
         api_socket = _socket(args.port)
         api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
+        register_swagger_ui(issuer, api_url)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [api_socket]}, daemon=True)
         thread.start()
@@ -136,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.no_wait:
             token = issuer.token(scopes=["Tasks.Read", "Tasks.Write"], lifetime=3600)
             print(f"\nSwagger UI: {api_url}/docs")
+            print("  Authorize opens the local issuer's sign-in page: pick an account, Accept.")
             print(f"Try:\n  curl -H 'Authorization: Bearer {token}' {api_url}/tasks\n")
             print("Ctrl-C stops both servers.")
             try:

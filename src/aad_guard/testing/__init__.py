@@ -11,6 +11,7 @@ principal = await validator.validate(issuer.token(scopes=["Tasks.Read"]))
 
 from __future__ import annotations
 
+from ._accounts import OTHER_TENANT_ID, LocalClient, LocalUser
 from ._issuer import (
     DEFAULT_API_CLIENT_ID,
     DEFAULT_CALLER_CLIENT_ID,
@@ -27,8 +28,11 @@ __all__ = [
     "DEFAULT_CALLER_CLIENT_ID",
     "DEFAULT_TENANT_ID",
     "Fault",
+    "LocalClient",
     "LocalIssuer",
     "LocalIssuerServer",
     "LocalKey",
+    "LocalUser",
     "MSA_TENANT_ID",
+    "OTHER_TENANT_ID",
 ]

@@ -6,25 +6,61 @@ import argparse
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
+from ._issuer import DEFAULT_CALLER_CLIENT_ID
 from ._server import LocalIssuerServer
+
+# Swagger UI of an API served by `uvicorn` on its default port.
+DEFAULT_REDIRECT_URIS = (
+    "http://127.0.0.1:8000/docs/oauth2-redirect",
+    "http://localhost:8000/docs/oauth2-redirect",
+)
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m aad_guard.testing") -> int:
     """Serve until Ctrl-C; `aad-guard issuer` runs this too."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Serve a local Entra ID look-alike (metadata and keys) on loopback.",
+        description="Serve a local Entra ID look-alike (metadata, keys, sign-in) on loopback.",
     )
     parser.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any)")
+    parser.add_argument(
+        "--client",
+        default=DEFAULT_CALLER_CLIENT_ID,
+        metavar="CLIENT_ID",
+        help=f"the public client that signs users in (default {DEFAULT_CALLER_CLIENT_ID})",
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        metavar="URI",
+        help="a redirect URI of that client, matched exactly; repeatable (default: Swagger "
+        "UI's on 127.0.0.1:8000 and localhost:8000)",
+    )
+    parser.add_argument(
+        "--admin-role",
+        action="append",
+        metavar="ROLE",
+        help="an app role of the admin account; repeatable (default Admin)",
+    )
     args = parser.parse_args(argv)
+    redirect_uris = args.redirect_uri or DEFAULT_REDIRECT_URIS
     with LocalIssuerServer(port=args.port) as server:
         issuer = server.issuer
+        try:
+            issuer.register_client(args.client, redirect_uris=redirect_uris)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if args.admin_role:
+            issuer.users["admin"] = replace(issuer.users["admin"], roles=tuple(args.admin_role))
         print(f"Local issuer on {server.url} (tenant {issuer.tenant_id})")
         print(f"Metadata: {server.url}/organizations/v2.0/.well-known/openid-configuration")
         print(f"A token for API {issuer.client_id}, valid for an hour:")
         print(issuer.token(scopes=["Tasks.Read", "Tasks.Write"]))
-        print(f"More: aad-guard token mint --issuer {server.url} --scope Tasks.Read")
+        print(f"Sign-in: {server.url}/{{tenant}}/oauth2/v2.0/authorize and .../token")
+        print(f"Client {args.client} may redirect to: {', '.join(redirect_uris)}")
+        print(f"More tokens: aad-guard token mint --issuer {server.url} --scope Tasks.Read")
         print("Ctrl-C stops it.", flush=True)
         try:
             threading.Event().wait()

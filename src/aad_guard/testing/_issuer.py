@@ -17,8 +17,10 @@ from jwt.algorithms import get_default_algorithms
 
 from .._fetch import Origin
 from .._policy import MSA_TENANT_ID, is_guid
+from ._accounts import LocalClient, LocalUser
 from ._keys import LocalKey, new_key
 from ._mint import MINT_PATH, mint_response
+from ._signin import SignIn
 
 __all__ = [
     "DEFAULT_API_CLIENT_ID",
@@ -90,6 +92,8 @@ class LocalIssuer:
             `DEFAULT_API_CLIENT_ID`.
         domains: Verified domains and the tenant id each belongs to.
         clock: Returns UNIX seconds, for `iat`/`nbf`/`exp`. Default `time.time`.
+        code_lifetime: Seconds an authorization code of the sign-in stays redeemable.
+            Default 60.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class LocalIssuer:
         client_id: str = DEFAULT_API_CLIENT_ID,
         domains: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
+        code_lifetime: float = 60,
     ) -> None:
         if not is_guid(tenant_id):
             raise ValueError(f"tenant_id {tenant_id!r} is not a lower-case GUID")
@@ -120,6 +125,44 @@ class LocalIssuer:
         self.requests: list[httpx.Request] = []
         self._fault: _FaultState | None = None
         self.transport = httpx.MockTransport(self.handle)
+        self.signin = SignIn(self, code_lifetime=code_lifetime)
+
+    # -- sign-in ---------------------------------------------------------------------------
+
+    @property
+    def users(self) -> dict[str, LocalUser]:
+        """The accounts the sign-in page offers, by form key; add, replace or remove some."""
+        return self.signin.users
+
+    @property
+    def clients(self) -> dict[str, LocalClient]:
+        """The registered applications, by client id (see `register_client`)."""
+        return self.signin.clients
+
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        redirect_uris: Iterable[str] = (),
+        secret: str | None = None,
+        roles: Iterable[str] = (),
+    ) -> LocalClient:
+        """Register (or replace) an application that may sign users in or get app tokens.
+
+        Args:
+            client_id: Its application (client) id.
+            redirect_uris: Where the authorize endpoint may send codes; matched exactly.
+            secret: A client secret, making it a confidential client; `None` (default) is a
+                public client (single-page or native app).
+            roles: App roles in its client-credentials tokens.
+
+        Raises:
+            ValueError: an empty client id or secret, or a redirect URI that is not an
+                absolute http(s) URI without a fragment.
+        """
+        client = LocalClient(client_id, tuple(redirect_uris), secret, tuple(roles))
+        self.signin.clients[client_id] = client
+        return client
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -245,6 +288,9 @@ class LocalIssuer:
         origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
         if request.url.path == MINT_PATH and origin == self.authority:
             return mint_response(self, request)
+        signin = self.signin.answer(request) if origin == self.authority else None
+        if signin is not None:
+            return signin
         if request.method != "GET" or match is None or origin != self.authority:
             return _json(404, {"error": "not_found"})
         tenant = match["tenant"]

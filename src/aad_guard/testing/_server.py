@@ -15,7 +15,7 @@ from ._issuer import LocalIssuer
 
 __all__ = ["LocalIssuerServer"]
 
-_MAX_REQUEST_BODY = 64 * 1024
+_MAX_BODY = 64 * 1024  # sign-in forms and token requests are small
 
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
@@ -23,20 +23,24 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
         server_version = "aad-guard-local-issuer"
 
         def do_GET(self) -> None:
-            self._forward(b"")
+            self._relay()
 
         def do_POST(self) -> None:
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= _MAX_REQUEST_BODY:
-                self.send_error(413 if length > 0 else 400)
-                return
-            self._forward(self.rfile.read(length))
+            self._relay()
 
-        def _forward(self, body: bytes) -> None:
+        def do_OPTIONS(self) -> None:
+            self._relay()
+
+        def _relay(self) -> None:
             url = f"{issuer.authority}{self.path}"
+            length = self.headers.get("Content-Length") or "0"
+            if "Transfer-Encoding" in self.headers:  # bodies come with a length, or not at all
+                self.send_error(411)
+                return
+            if not length.isdigit() or int(length) > _MAX_BODY:
+                self.send_error(413 if length.isdigit() else 400)
+                return
+            body = self.rfile.read(int(length))
             headers = dict(self.headers.items())
             request = httpx.Request(self.command, url, headers=headers, content=body)
             try:
@@ -44,14 +48,14 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             except httpx.ConnectError:  # the "down" fault: drop the connection
                 self.close_connection = True
                 return
-            content = response.content
+            body = response.content
             self.send_response(response.status_code)
             for name, value in response.headers.items():
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(content)
+            self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the issuer counts requests itself

@@ -1,0 +1,115 @@
+"""The fake accounts and registered clients the local sign-in knows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .._policy import MSA_TENANT_ID
+
+__all__ = ["OTHER_TENANT_ID", "LocalClient", "LocalUser", "default_users"]
+
+OTHER_TENANT_ID = "b0b0b0b0-0000-4000-8000-00000000b0b0"
+"""A second made-up work/school tenant, home of the sign-in page's "other tenant" account."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalUser:
+    """A fake account offered on the sign-in page; its tokens carry these claims.
+
+    Args:
+        name: `name`.
+        username: `preferred_username`.
+        tenant_id: `tid`; `MSA_TENANT_ID` makes it a personal Microsoft account.
+        roles: App roles assigned to the account (`roles`).
+        label: How the sign-in page describes the account.
+    """
+
+    name: str
+    username: str
+    tenant_id: str
+    roles: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def object_id(self) -> str:
+        """`oid`: stable for the same username in the same tenant."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/{self.username}"))
+
+    @property
+    def is_personal(self) -> bool:
+        """A personal Microsoft account (the MSA tenant), not a work or school one."""
+        return self.tenant_id == MSA_TENANT_ID
+
+
+def default_users(home_tenant_id: str) -> dict[str, LocalUser]:
+    """The four accounts of a new issuer, by the key the sign-in form posts."""
+    return {
+        "work": LocalUser(
+            "Local User", "local.user@contoso.example", home_tenant_id, label="Work account"
+        ),
+        "other-tenant": LocalUser(
+            "Other User",
+            "other.user@fabrikam.example",
+            OTHER_TENANT_ID,
+            label="Work account in another tenant",
+        ),
+        "personal": LocalUser(
+            "Personal User",
+            "personal.user@outlook.example",
+            MSA_TENANT_ID,
+            label="Personal Microsoft account",
+        ),
+        "admin": LocalUser(
+            "Admin User",
+            "admin@contoso.example",
+            home_tenant_id,
+            roles=("Admin",),
+            label="Work account with app roles",
+        ),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LocalClient:
+    """An application registered with the local issuer.
+
+    Args:
+        client_id: Its application (client) id.
+        redirect_uris: Where codes may be sent; matched exactly.
+        secret: Its client secret; `None` makes it a public client (a single-page or native
+            app), which must not send one and cannot use client credentials.
+        roles: App roles granted to the application, for its client-credentials tokens.
+
+    Raises:
+        ValueError: an empty client id or secret, or a redirect URI that is not an absolute
+            http(s) URI without a fragment (RFC 6749 §3.1.2).
+    """
+
+    client_id: str
+    redirect_uris: tuple[str, ...] = ()
+    secret: str | None = None
+    roles: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise ValueError("client_id must not be empty")
+        if self.secret == "":
+            raise ValueError("secret must not be empty; None makes a public client")
+        for uri in self.redirect_uris:
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or "#" in uri:
+                raise ValueError(f"redirect URI {uri!r} is not an absolute http(s) URI")
+
+    @property
+    def is_confidential(self) -> bool:
+        """It has a secret, so it must authenticate at the token endpoint."""
+        return self.secret is not None
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The origins of its redirect URIs, allowed to call the token endpoint (CORS)."""
+        return frozenset(
+            f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, self.redirect_uris)
+        )

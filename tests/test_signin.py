@@ -1,0 +1,472 @@
+"""The local issuer's sign-in: authorize and token endpoints, in-process and over loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from aad_guard import TokenValidator
+from aad_guard.testing import MSA_TENANT_ID, OTHER_TENANT_ID, LocalIssuer, LocalIssuerServer
+from tests.conftest import FakeClock, MakeValidator
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://login.microsoftonline.com"
+CLIENT = "spa-client"
+DAEMON = "daemon-client"
+SECRET = "s3cret:with/odd chars"
+REDIRECT = "http://127.0.0.1:8000/docs/oauth2-redirect"
+
+
+def pkce() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636 §4.1, §4.2)."""
+    verifier = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def answer_params(response: httpx.Response) -> dict[str, str]:
+    """The parameters a redirect carries to the client, in its query or fragment."""
+    location = urlsplit(response.headers["location"])
+    return dict(parse_qsl(location.fragment or location.query))
+
+
+class Flow:
+    """One browser's authorization code flow against the issuer, step by step."""
+
+    def __init__(self, http: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+        self.http = http
+        self.issuer = issuer
+        self.base = issuer.authority
+        self.verifier, challenge = pkce()
+        self.params = {
+            "client_id": CLIENT,
+            "response_type": "code",
+            "redirect_uri": REDIRECT,
+            "scope": f"api://{issuer.client_id}/Tasks.Read {issuer.client_id}/Tasks.Write openid",
+            "state": "xyz",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+
+    def url(self, endpoint: str, tenant: str = "organizations") -> str:
+        return f"{self.base}/{tenant}/oauth2/v2.0/{endpoint}"
+
+    async def page(self, tenant: str = "organizations", **changes: str) -> httpx.Response:
+        return await self.http.get(self.url("authorize", tenant), params={**self.params, **changes})
+
+    async def consent(
+        self, user: str = "work", tenant: str = "organizations", **changes: str
+    ) -> httpx.Response:
+        form = {**self.params, "user": user, "decision": "accept", **changes}
+        return await self.http.post(self.url("authorize", tenant), data=form)
+
+    async def code(self, user: str = "work", tenant: str = "organizations") -> str:
+        answer = await self.consent(user, tenant)
+        assert answer.status_code == 302, answer.text
+        return answer_params(answer)["code"]
+
+    async def redeem(self, code: str, **changes: str) -> httpx.Response:
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": CLIENT,
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": self.verifier,
+            **changes,
+        }
+        return await self.http.post(self.url("token"), data={k: v for k, v in form.items() if v})
+
+
+@pytest.fixture
+async def http(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    issuer.register_client(CLIENT, redirect_uris=[REDIRECT])
+    issuer.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
+    async with issuer.client() as client:
+        yield client
+
+
+@pytest.fixture
+def flow(http: httpx.AsyncClient, issuer: LocalIssuer) -> Flow:
+    return Flow(http, issuer)
+
+
+def oauth_error(response: httpx.Response) -> tuple[int, str]:
+    assert response.headers["cache-control"] == "no-store"
+    return response.status_code, response.json()["error"]
+
+
+# -- authorization code with PKCE ------------------------------------------------------------
+
+
+async def test_code_with_pkce_gives_a_token_that_validates_for_the_signed_in_user(
+    flow: Flow, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    answer = await flow.consent()
+    assert answer.status_code == 302
+    assert answer.headers["location"].startswith(f"{REDIRECT}?code=")
+    assert answer_params(answer)["state"] == "xyz"
+    token = await flow.redeem(answer_params(answer)["code"])
+    assert token.status_code == 200
+    assert token.headers["cache-control"] == "no-store"
+    body = token.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert (
+        body["scope"] == f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write"
+    )
+    principal = await make_validator().validate(body["access_token"])
+    work = issuer.users["work"]
+    assert (principal.tenant_id, principal.object_id) == (issuer.tenant_id, work.object_id)
+    assert (principal.name, principal.username) == ("Local User", "local.user@contoso.example")
+    assert principal.scopes == {"Tasks.Read", "Tasks.Write"}
+    assert principal.client_id == CLIENT
+    assert principal.token_version == "2.0" and not principal.is_app
+
+
+@pytest.mark.parametrize(
+    ("user", "tenant_id", "roles"),
+    [
+        ("work", None, set()),
+        ("other-tenant", OTHER_TENANT_ID, set()),
+        ("personal", MSA_TENANT_ID, set()),
+        ("admin", None, {"Admin"}),
+    ],
+)
+async def test_each_account_signs_in_with_its_tenant_and_roles(
+    flow: Flow,
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    user: str,
+    tenant_id: str | None,
+    roles: set[str],
+) -> None:
+    token = (await flow.redeem(await flow.code(user, tenant="common"))).json()["access_token"]
+    principal = await make_validator(tenant="common").validate(token)
+    assert principal.tenant_id == (tenant_id or issuer.tenant_id)
+    assert principal.username == issuer.users[user].username
+    assert principal.roles == roles
+
+
+async def test_wrong_verifier_is_invalid_grant_and_spends_the_code(flow: Flow) -> None:
+    code = await flow.code()
+    wrong = await flow.redeem(code, code_verifier=pkce()[0])
+    assert oauth_error(wrong) == (400, "invalid_grant")
+    assert "code_verifier" in wrong.json()["error_description"]
+    assert oauth_error(await flow.redeem(code)) == (400, "invalid_grant")
+
+
+async def test_missing_verifier_is_invalid_request(flow: Flow) -> None:
+    missing = await flow.redeem(await flow.code(), code_verifier="")
+    assert oauth_error(missing) == (400, "invalid_request")
+
+
+async def test_reused_code_is_invalid_grant(flow: Flow) -> None:
+    code = await flow.code()
+    assert (await flow.redeem(code)).status_code == 200
+    reused = await flow.redeem(code)
+    assert oauth_error(reused) == (400, "invalid_grant")
+    assert "already used" in reused.json()["error_description"]
+
+
+async def test_code_expires_after_its_lifetime(flow: Flow, clock: FakeClock) -> None:
+    code = await flow.code()
+    clock.advance(60)
+    expired = await flow.redeem(code)
+    assert oauth_error(expired) == (400, "invalid_grant")
+    assert "expired" in expired.json()["error_description"]
+
+
+async def test_wrong_redirect_uri_at_the_token_endpoint_is_invalid_grant(flow: Flow) -> None:
+    code = await flow.code()
+    other = await flow.redeem(code, redirect_uri="http://127.0.0.1:8001/docs/oauth2-redirect")
+    assert oauth_error(other) == (400, "invalid_grant")
+
+
+async def test_code_of_another_client_is_invalid_grant(flow: Flow, issuer: LocalIssuer) -> None:
+    issuer.register_client("other-spa", redirect_uris=[REDIRECT])
+    stolen = await flow.redeem(await flow.code(), client_id="other-spa")
+    assert oauth_error(stolen) == (400, "invalid_grant")
+
+
+async def test_unknown_client_at_the_token_endpoint_is_invalid_client(flow: Flow) -> None:
+    unknown = await flow.redeem(await flow.code(), client_id="nobody")
+    assert oauth_error(unknown) == (401, "invalid_client")
+    assert "www-authenticate" not in unknown.headers
+
+
+async def test_public_client_must_not_send_a_secret(flow: Flow) -> None:
+    with_secret = await flow.redeem(await flow.code(), client_secret="guess")
+    assert oauth_error(with_secret) == (401, "invalid_client")
+
+
+# -- authorize endpoint ----------------------------------------------------------------------
+
+
+async def test_sign_in_page_offers_the_tenants_accounts_and_the_scopes(flow: Flow) -> None:
+    page = await flow.page()
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "Local User" in page.text and "Admin User" in page.text
+    assert "Personal User" not in page.text  # organizations: work accounts only
+    assert "Tasks.Read" in page.text and "Tasks.Write" in page.text
+    consumers = await flow.page("consumers")
+    assert "Personal User" in consumers.text and "Local User" not in consumers.text
+    other = await flow.page(OTHER_TENANT_ID)
+    assert "Other User" in other.text and "Local User" not in other.text
+
+
+async def test_sign_in_page_escapes_what_it_echoes(flow: Flow) -> None:
+    page = await flow.page(state='"><script>alert(1)</script>')
+    assert "<script>" not in page.text
+    assert "&quot;&gt;&lt;script&gt;" in page.text
+
+
+async def test_tenant_without_accounts_offers_none(flow: Flow) -> None:
+    page = await flow.page("11111111-2222-4333-8444-555555555555")
+    assert "No local account belongs to this tenant." in page.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"client_id": "nobody"}, "No application 'nobody' is known."),
+        ({"client_id": ""}, "client_id is required."),
+        ({"redirect_uri": "http://127.0.0.1:8000/docs/oauth2-redirect/"}, "is not registered"),
+        ({"redirect_uri": "https://attacker.example/"}, "is not registered"),
+    ],
+)
+async def test_unknown_client_or_redirect_uri_is_shown_never_redirected(
+    flow: Flow, changes: dict[str, str], message: str
+) -> None:
+    for answer in (await flow.page(**changes), await flow.consent(**changes)):
+        assert answer.status_code == 400
+        assert "location" not in answer.headers
+        assert message in html.unescape(answer.text)
+
+
+async def test_unknown_tenant_or_method_or_bad_query_gets_an_error_page(flow: Flow) -> None:
+    tenant = await flow.page("nowhere.example")
+    assert tenant.status_code == 400
+    assert "no tenant 'nowhere.example'" in html.unescape(tenant.text)
+    put = await flow.http.put(flow.url("authorize"))
+    assert put.status_code == 405
+    bad = await flow.http.get(flow.url("authorize") + "?client_id=%ff")
+    assert bad.status_code == 400 and "UTF-8" in bad.text
+    twice = await flow.http.get(flow.url("authorize") + f"?client_id={CLIENT}&client_id=x")
+    assert twice.status_code == 400 and "appears twice" in twice.text
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"response_type": ""}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"code_challenge": ""}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge": "too-short"}, "invalid_request"),
+        ({"scope": ""}, "invalid_request"),
+        ({"scope": "openid profile"}, "invalid_scope"),
+        ({"scope": "https://graph.microsoft.com/User.Read"}, "invalid_scope"),
+        ({"scope": "api://6e5a2b8c-0000-4000-8000-0000000a0001/.default"}, "invalid_scope"),
+        ({"scope": 'api://6e5a2b8c-0000-4000-8000-0000000a0001/a"b'}, "invalid_scope"),
+    ],
+)
+async def test_bad_authorization_requests_are_answered_on_the_redirect(
+    flow: Flow, changes: dict[str, str], error: str
+) -> None:
+    for answer in (await flow.page(**changes), await flow.consent(**changes)):
+        assert answer.status_code == 302
+        assert answer.headers["location"].startswith(REDIRECT + "?")
+        params = answer_params(answer)
+        assert (params["error"], params["state"]) == (error, "xyz")
+        assert params["error_description"]
+
+
+async def test_declined_consent_is_access_denied(flow: Flow) -> None:
+    declined = await flow.consent(decision="cancel")
+    assert answer_params(declined)["error"] == "access_denied"
+
+
+async def test_account_of_another_tenant_kind_cannot_sign_in(flow: Flow) -> None:
+    refused = await flow.consent(user="personal")  # organizations: no personal accounts
+    assert answer_params(refused)["error"] == "invalid_request"
+
+
+async def test_fragment_response_mode_puts_the_code_in_the_fragment(flow: Flow) -> None:
+    answer = await flow.consent(response_mode="fragment")
+    location = urlsplit(answer.headers["location"])
+    assert location.query == "" and "code=" in location.fragment
+
+
+async def test_redirect_uri_with_a_query_keeps_it(flow: Flow, issuer: LocalIssuer) -> None:
+    issuer.register_client(CLIENT, redirect_uris=[REDIRECT + "?tab=1"])
+    answer = await flow.consent(redirect_uri=REDIRECT + "?tab=1")
+    assert answer.headers["location"].startswith(REDIRECT + "?tab=1&code=")
+
+
+# -- client credentials and the token endpoint -----------------------------------------------
+
+
+async def client_credentials(
+    http: httpx.AsyncClient,
+    *,
+    tenant: str = OTHER_TENANT_ID,
+    scope: str = "api://6e5a2b8c-0000-4000-8000-0000000a0001/.default",
+    **form: str,
+) -> httpx.Response:
+    data = {"grant_type": "client_credentials", "scope": scope, **form}
+    auth = form.pop("auth", None)
+    headers = {"Authorization": auth} if auth else {}
+    return await http.post(f"{BASE}/{tenant}/oauth2/v2.0/token", data=data, headers=headers)
+
+
+async def test_client_credentials_with_the_secret_give_an_app_token(
+    http: httpx.AsyncClient, make_validator: MakeValidator
+) -> None:
+    answer = await client_credentials(http, client_id=DAEMON, client_secret=SECRET)
+    assert answer.status_code == 200
+    principal = await make_validator().validate(answer.json()["access_token"])
+    assert principal.is_app and principal.roles == {"Tasks.Admin"}
+    assert (principal.tenant_id, principal.client_id) == (OTHER_TENANT_ID, DAEMON)
+
+
+async def test_client_credentials_accept_basic_authentication(http: httpx.AsyncClient) -> None:
+    # RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
+    credentials = base64.b64encode(f"{DAEMON}:s3cret%3Awith%2Fodd+chars".encode()).decode()
+    answer = await client_credentials(http, auth=f"Basic {credentials}")
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"client_id": DAEMON}, (401, "invalid_client")),
+        ({"client_id": DAEMON, "client_secret": "wrong"}, (401, "invalid_client")),
+        ({"client_id": CLIENT}, (400, "unauthorized_client")),
+        ({"client_id": DAEMON, "client_secret": SECRET, "tenant": "organizations"},
+         (400, "invalid_request")),
+        ({"client_id": DAEMON, "client_secret": SECRET, "scope": "api://x/.default"},
+         (400, "invalid_scope")),
+        ({"client_id": DAEMON, "client_secret": SECRET,
+          "scope": "api://6e5a2b8c-0000-4000-8000-0000000a0001/Tasks.Read"},
+         (400, "invalid_scope")),
+        ({"client_id": DAEMON, "client_secret": SECRET, "grant_type": "password"},
+         (400, "unsupported_grant_type")),
+        ({"client_id": DAEMON, "client_secret": SECRET, "grant_type": ""},
+         (400, "invalid_request")),
+        ({"client_id": DAEMON, "client_secret": SECRET, "tenant": "nowhere.example"},
+         (400, "invalid_request")),
+    ],
+)  # fmt: skip
+async def test_bad_token_requests_get_rfc_6749_errors(
+    http: httpx.AsyncClient, form: dict[str, str], expected: tuple[int, str]
+) -> None:
+    form = dict(form)  # the parameters are shared by both backends' runs
+    tenant = form.pop("tenant", OTHER_TENANT_ID)
+    grant = form.pop("grant_type", "client_credentials")
+    data = {"grant_type": grant, "scope": "api://6e5a2b8c-0000-4000-8000-0000000a0001/.default"}
+    data = {k: v for k, v in {**data, **form}.items() if v}
+    answer = await http.post(f"{BASE}/{tenant}/oauth2/v2.0/token", data=data)
+    assert oauth_error(answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("authorization", "form", "error"),
+    [
+        ("Bearer abc", {}, "invalid_client"),
+        ("Basic !!!", {}, "invalid_client"),
+        (f"Basic {base64.b64encode(b'no-colon').decode()}", {}, "invalid_client"),
+        (f"Basic {base64.b64encode(b'daemon-client:wrong').decode()}", {}, "invalid_client"),
+        (f"Basic {base64.b64encode(b'daemon-client:x').decode()}", {"client_secret": "x"},
+         "invalid_request"),
+        (f"Basic {base64.b64encode(b'daemon-client:x').decode()}", {"client_id": "other"},
+         "invalid_request"),
+    ],
+)  # fmt: skip
+async def test_basic_authentication_failures(
+    http: httpx.AsyncClient, authorization: str, form: dict[str, str], error: str
+) -> None:
+    answer = await client_credentials(http, auth=authorization, **form)
+    assert oauth_error(answer)[1] == error
+    if error == "invalid_client":
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith("Basic")
+
+
+async def test_token_endpoint_wants_a_posted_form(http: httpx.AsyncClient) -> None:
+    url = f"{BASE}/organizations/oauth2/v2.0/token"
+    assert oauth_error(await http.get(url)) == (405, "invalid_request")
+    as_json = await http.post(url, json={"grant_type": "client_credentials"})
+    assert oauth_error(as_json) == (400, "invalid_request")
+
+
+async def test_token_endpoint_allows_the_origins_of_registered_redirect_uris(
+    flow: Flow,
+) -> None:
+    url = flow.url("token")
+    ours = {"Origin": "http://127.0.0.1:8000"}
+    preflight = await flow.http.options(
+        url,
+        headers={**ours, "Access-Control-Request-Headers": "x-requested-with, bad header"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
+    assert preflight.headers["access-control-allow-headers"] == "x-requested-with"
+    answer = await flow.http.post(url, data={"grant_type": "x"}, headers=ours)
+    assert answer.headers["access-control-allow-origin"] == "http://127.0.0.1:8000"
+    theirs = {"Origin": "https://attacker.example"}
+    assert (await flow.http.options(url, headers=theirs)).status_code == 403
+    answer = await flow.http.post(url, data={"grant_type": "x"}, headers=theirs)
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_register_client_checks_its_arguments(issuer: LocalIssuer) -> None:
+    for bad in ("/relative", "ftp://host/", "http://host/#fragment"):
+        with pytest.raises(ValueError, match="redirect URI"):
+            issuer.register_client(CLIENT, redirect_uris=[bad])
+    with pytest.raises(ValueError, match="client_id"):
+        issuer.register_client("")
+    with pytest.raises(ValueError, match="secret"):
+        issuer.register_client(DAEMON, secret="")
+    assert issuer.register_client(DAEMON, secret="x").is_confidential
+    assert list(issuer.clients) == [DAEMON]
+
+
+# -- over loopback HTTP ----------------------------------------------------------------------
+
+
+async def test_server_signs_in_over_loopback_http() -> None:
+    with LocalIssuerServer() as server:
+        server.issuer.register_client(CLIENT, redirect_uris=[REDIRECT])
+        async with httpx.AsyncClient() as http:
+            flow = Flow(http, server.issuer)
+            assert "Local User" in (await flow.page()).text
+            token = await flow.redeem(await flow.code())
+            too_big = await http.post(flow.url("token"), content=b"x" * (65 * 1024))
+        validator = TokenValidator(client_id=server.issuer.client_id, authority=server.url)
+        async with validator:
+            principal = await validator.validate(token.json()["access_token"])
+        answers = [
+            raw_answer(server, b"Content-Length: -1"),
+            raw_answer(server, b"Transfer-Encoding: chunked"),
+        ]
+    assert principal.username == "local.user@contoso.example"
+    assert too_big.status_code == 413
+    assert [answer[:12] for answer in answers] == [b"HTTP/1.0 400", b"HTTP/1.0 411"]
+
+
+def raw_answer(server: LocalIssuerServer, header: bytes) -> bytes:
+    """The start of the server's answer to a token request with `header`, sent as it is."""
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
+        raw.sendall(b"POST /common/oauth2/v2.0/token HTTP/1.0\r\n" + header + b"\r\n\r\n")
+        return raw.recv(100)
