@@ -261,6 +261,16 @@ async def test_time_claims_that_overflow_to_infinity_are_refused(
     assert caught.value.claim == "exp"
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**400, -(10**400)], ids=["huge", "huge_negative"])
+async def test_integer_time_claims_beyond_any_float_are_refused(
+    claim: str, value: int, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    with pytest.raises(InvalidClaimError) as caught:
+        await make_validator().validate(issuer.token(claims={claim: value}))
+    assert caught.value.claim == claim
+
+
 async def test_float_time_claims_are_accepted(
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
