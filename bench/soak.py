@@ -4,8 +4,9 @@
 directly through ASGI, with a `LocalIssuer` as the identity provider and a simulated clock
 that moves 0.1 s per request (a million requests span about 28 hours of simulated time):
 
-- the signing key rotates every `--rotate-every` requests; the oldest keys are retired, so
-  the validator meets new key ids, refetches for them, and must drop keys that left the JWKS;
+- keys roll every `--rotate-every` requests as Entra rolls them: the next key is published
+  one period before it signs, the oldest is retired, so the validator learns keys by its
+  refreshes (or a refetch for an unknown key id) and must drop keys that left the JWKS;
 - the identity provider fails (500, connection refused, a non-JSON body, an empty key set,
   in turn) for one window of `--fault-every` requests out of three; cached keys keep serving;
 - one request in twenty is hostile (a forged signature, an expired token, an unknown key id,
@@ -147,10 +148,30 @@ class Traffic:
 
 
 def rotate(issuer: LocalIssuer, *, keep: int = 3) -> None:
-    """Publish a new signing key and retire the oldest beyond `keep`, as Entra rolls keys."""
+    """Roll keys as Entra does: sign with the key published last time, publish the next one,
+    and retire the oldest beyond `keep`."""
+    upcoming = issuer.keys[-1]
     issuer.rotate_keys()
+    issuer.signing_key = upcoming
     for key in issuer.keys[:-keep]:
         issuer.retire_key(key.kid)
+
+
+class Refusals(logging.Handler):
+    """Counts the reason codes of refusals and failed fetches (never their messages)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.reasons: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.reasons[str(getattr(record, "aad_guard_reason", "other"))] += 1
+
+
+def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> list[str]:
+    """The five source lines whose live allocations grew most between two snapshots."""
+    stats = after.compare_to(before, "lineno")
+    return [str(stat) for stat in sorted(stats, key=lambda s: -s.size_diff)[:5]]
 
 
 async def soak(args: argparse.Namespace) -> dict[str, object]:
@@ -158,6 +179,9 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:
     issuer = LocalIssuer(clock=clock)
     statuses: Counter[str] = Counter()
     fetches = 0
+    refusals = Refusals()
+    logging.getLogger("aad_guard").addHandler(refusals)
+    middle: tracemalloc.Snapshot | None = None
     samples: list[Sample] = []
     every = max(args.requests // 10, 1)
     async with issuer.client() as client:
@@ -206,9 +230,12 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:
             statuses[f"{kind} {await call(guarded, token)}"] += 1
             if done % every == 0:
                 sample(done)
+            if done == args.requests // 2:
+                middle = tracemalloc.take_snapshot()
             if done % 100 == 0:
                 fetches += issuer.count()
                 issuer.requests.clear()  # keep the issuer's own request log out of the count
+        end = tracemalloc.take_snapshot()
         tracemalloc.stop()
         await validator.aclose()
     return {
@@ -218,6 +245,8 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:
         "fault_every": args.fault_every,
         "answers": dict(sorted(statuses.items())),
         "identity_provider_requests": fetches + issuer.count(),
+        "reasons": dict(refusals.reasons.most_common()),
+        "growth_middle_to_end": growth(middle, end) if middle is not None else [],
         "samples": [asdict(s) for s in samples],
     }
 
@@ -235,6 +264,9 @@ def render(result: dict[str, object]) -> str:
         )
     lines.append(f"answers: {result['answers']}")
     lines.append(f"identity-provider requests: {result['identity_provider_requests']}")
+    lines.append(f"refusal and fetch-failure reasons: {result['reasons']}")
+    lines.append("largest growth of traced memory, middle to end:")
+    lines.extend(f"  {line}" for line in result["growth_middle_to_end"])  # type: ignore[attr-defined]
     return "\n".join(lines)
 
 
@@ -245,8 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-every", type=int, default=20_000)
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     args = parser.parse_args(argv)
-    # Refusals log at INFO and failed fetches at WARNING: keep them out of the output.
-    logging.getLogger("aad_guard").setLevel(logging.ERROR)
+    # Refusals log at INFO and failed fetches at WARNING: counted, kept out of the output.
+    logger = logging.getLogger("aad_guard")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     result = anyio.run(soak, args, backend=args.backend)
     result["backend"] = args.backend
     result["python"] = platform.python_version()
