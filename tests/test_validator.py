@@ -241,7 +241,16 @@ async def test_token_not_yet_valid_is_refused_beyond_the_clock_skew(
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
-@pytest.mark.parametrize("value", ["1800000000", True, None, [1800000000], {"n": 1}], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        *("1800000000", True, None, [1800000000], {"n": 1}),
+        # Integers beyond any float are no time either (and must not raise OverflowError).
+        pytest.param(10**400, id="10**400"),
+        pytest.param(-(10**400), id="-10**400"),
+    ],
+    ids=repr,
+)
 async def test_time_claims_must_be_finite_numbers(
     claim: str, value: object, issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
@@ -259,16 +268,6 @@ async def test_time_claims_that_overflow_to_infinity_are_refused(
     with pytest.raises(InvalidClaimError) as caught:
         await make_validator().validate(f"{header}.{b64(document.encode())}.{signature}")
     assert caught.value.claim == "exp"
-
-
-@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
-@pytest.mark.parametrize("value", [10**400, -(10**400)], ids=["huge", "huge_negative"])
-async def test_integer_time_claims_beyond_any_float_are_refused(
-    claim: str, value: int, issuer: LocalIssuer, make_validator: MakeValidator
-) -> None:
-    with pytest.raises(InvalidClaimError) as caught:
-        await make_validator().validate(issuer.token(claims={claim: value}))
-    assert caught.value.claim == claim
 
 
 async def test_float_time_claims_are_accepted(
