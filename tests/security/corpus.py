@@ -12,7 +12,8 @@ follow from the reason (`expected_answer`). Sources:
   CVE-2022-29217 (PyJWT, algorithm confusion through `get_default_algorithms`),
   CVE-2018-0114 (node-jose, key from the `jwk` header), CVE-2020-28042 (ServiceStack, null
   signature), CVE-2022-21449 (Java, "psychic" ECDSA signatures), CVE-2022-39227 (python-jwt,
-  mixed compact/JSON forms), CVE-2024-21319 (Microsoft.IdentityModel, JWE decompression).
+  mixed compact/JSON forms), CVE-2024-21319 (Microsoft.IdentityModel, JWE decompression),
+  CVE-2020-10735 (CPython, quadratic parsing of long integers).
 - Entra ID: the access-token reference and the "validate tokens" guidance (issuer per
   tenant, `tid`, v1/v2, Graph tokens), and the 2023 Storm-0558 forgery, after which
   Microsoft.IdentityModel binds signing keys to their issuer.
@@ -585,7 +586,7 @@ STRUCTURE: list[Attack] = [
     Attack("crit_null", "RFC 7515 §4.1.11", header(crit=None), "unsupported_crit_header"),
     Attack(
         "crit_unknown_extension",
-        "RFC 7515 §4.1.11; GHSA for PyJWT crit handling",
+        "RFC 7515 §4.1.11; PyJWT advisory on unknown crit extensions",
         header(crit=["x-bypass"], **{"x-bypass": True}),
         "unsupported_crit_header",
     ),
@@ -1338,7 +1339,7 @@ KEYS: list[Attack] = [
     ),
     Attack(
         "key_of_1024_bits",
-        "RFC 8725 §3.5; NIST SP 800-131A",
+        "RFC 7518 §3.3 (RSA keys of 2048 bits or more)",
         lambda f: f.token(key=weak_key()),
         "unknown_kid",
         setup=_small_key,

@@ -35,7 +35,7 @@ def attacker_key(kid: str = "attacker-key") -> LocalKey:
 
 
 def weak_key(kid: str = "weak-key") -> LocalKey:
-    """A 1024-bit RSA key: factorable in principle, never to be trusted (RFC 8725 §3.5)."""
+    """A 1024-bit RSA key: factorable in principle, below the 2048 bits RFC 7518 §3.3 requires."""
     return LocalKey(kid, _private_key(1024))
 
 
