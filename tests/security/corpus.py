@@ -1472,6 +1472,18 @@ KIND: list[Attack] = [
 
 REQUEST: list[Attack] = [
     Attack(
+        "kid_forging_a_log_line",
+        "CWE-117 improper output neutralization for logs",
+        kid("k\n2026-01-01 INFO aad_guard accepted GET /admin"),
+        "unknown_kid",
+    ),
+    Attack(
+        "path_forging_a_log_line",
+        "CWE-117 improper output neutralization for logs",
+        lambda f: Probe(path="/tasks%0D%0A2026-01-01%20INFO%20aad_guard%20accepted"),
+        "missing_token",
+    ),
+    Attack(
         "two_authorization_headers",
         "RFC 6750 §2; DESIGN rule 3",
         lambda f: Probe.authorization("Bearer " + f.token(), "Bearer " + f.token()),

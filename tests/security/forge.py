@@ -41,9 +41,10 @@ def weak_key(kid: str = "weak-key") -> LocalKey:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """One raw HTTP request: any `Authorization` headers, query string or body."""
+    """One raw HTTP request: any `Authorization` headers, path, query string or body."""
 
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    path: str = "/tasks"
     query: str = ""
     body: bytes = b""
     method: str = "GET"

@@ -39,10 +39,10 @@ class GuardedAPI:
     issuer: LocalIssuer
 
     async def send(self, probe: Probe) -> httpx.Response:
-        """Send one raw request to the protected route."""
+        """Send one raw request (to the protected route unless it names another path)."""
         return await self.client.request(
             probe.method,
-            "/tasks",
+            probe.path,
             params=probe.query or None,
             headers=list(probe.headers),
             content=probe.body or None,

@@ -59,6 +59,8 @@ async def test_attack_is_refused_without_reaching_out(
     body = response.json()
     assert set(body) == {"error", "error_description"}
     assert body["error"] == (error or attack.reason)
+    # One log record per refusal, with no control character a client could forge lines with.
+    assert all(record.getMessage().isprintable() for record in caplog.records)
     # Nothing of the token comes back, and nothing left for any host: not even the authority.
     assert not any(len(part) > 8 and part in response.text for part in str(forged).split("."))
     assert issuer.requests[fetched:] == []
