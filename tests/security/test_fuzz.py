@@ -43,7 +43,7 @@ json_values = st.recursive(
 HEADER_NAMES = ["alg", "kid", "x5t", "typ", "crit", "jku", "jwk", "x5u", "x5c", "nonce", "b64"]
 CLAIM_NAMES = [
     *("aud", "iss", "tid", "exp", "nbf", "iat", "ver", "scp", "roles", "azp", "appid"),
-    *("idtyp", "oid", "sub"),
+    *("idtyp", "oid", "sub", "name", "preferred_username", "upn", "unique_name", "email"),
 ]
 
 
