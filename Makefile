@@ -39,3 +39,15 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+.PHONY: fuzz soak
+
+# Fuzz the intake for longer than `make test` does: FUZZ_EXAMPLES per test and event loop.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	AAD_GUARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest tests/security/test_fuzz.py \
+		-q --hypothesis-show-statistics
+
+# A million requests while keys rotate and the provider fails; memory in bench/results/.
+soak: $(STAMP)
+	$(PYTHON) -m bench.soak

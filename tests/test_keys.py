@@ -81,39 +81,6 @@ def test_plain_http_is_allowed_to_loopback_only(authority: str) -> None:
     assert validator.metadata_url.startswith(authority.rstrip("/"))
 
 
-@pytest.mark.parametrize(
-    "fault",
-    ["redirect", "foreign_jwks_uri", "not_json", "truncated", "huge", "empty_keys", "wrong_issuer"],
-)
-async def test_bad_documents_on_cold_start_give_keys_unavailable(
-    fault: str, issuer: LocalIssuer, make_validator: MakeValidator
-) -> None:
-    issuer.simulate(fault)  # type: ignore[arg-type]
-    with pytest.raises(KeysUnavailableError) as caught:
-        await make_validator().validate(issuer.token())
-    assert caught.value.status_code == 503
-    assert caught.value.retry_after >= 1
-    assert {r.url.host for r in issuer.requests} == {"login.microsoftonline.com"}
-
-
-@pytest.mark.parametrize(
-    "fault",
-    ["redirect", "foreign_jwks_uri", "not_json", "truncated", "huge", "empty_keys", "wrong_issuer"],
-)
-async def test_bad_documents_never_replace_good_cached_keys(
-    fault: str, issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
-) -> None:
-    validator = make_validator()
-    token = issuer.token(lifetime=86400)
-    await validator.validate(token)
-    issuer.simulate(fault)  # type: ignore[arg-type]
-    clock.advance(3600)  # the background refresh is due
-    await validator.validate(token)
-    await settle()
-    assert issuer.count() > 3  # the refresh was tried and failed
-    await validator.validate(token)
-
-
 @pytest.mark.parametrize("tenant", ["72f988bf-0000-4000-8000-00000000a001", "consumers"])
 async def test_metadata_of_another_tenant_is_refused_for_fixed_issuers(
     tenant: str, issuer: LocalIssuer, make_validator: MakeValidator

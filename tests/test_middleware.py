@@ -288,6 +288,28 @@ async def test_each_refusal_is_logged_once_with_reason_tenant_and_kid(
     assert "other" not in record.getMessage()
 
 
+@pytest.mark.parametrize(
+    ("path", "kid"),
+    [("/me", "k\nINFO aad_guard accepted GET /admin"), ("/me\r\nforged", "k"), ("/me", "k\x00")],
+)
+async def test_log_lines_cannot_be_forged_with_control_characters(
+    path: str,
+    kid: str,
+    validator: TokenValidator,
+    issuer: LocalIssuer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = build(validator)
+    transport = httpx.ASGITransport(app=app)
+    token = issuer.token(headers={"kid": kid})
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+        with caplog.at_level(logging.INFO, logger="aad_guard"):
+            await c.get(path.replace("\r", "%0D").replace("\n", "%0A"), headers=bearer(token))
+    (record,) = [r for r in caplog.records if r.name == "aad_guard" and r.levelno == logging.INFO]
+    assert record.getMessage().isprintable()
+    assert record.__dict__["aad_guard_kid"] == kid  # structured fields keep the value as sent
+
+
 def test_validator_or_its_options_but_not_both() -> None:
     validator = TokenValidator(client_id="x")
     with pytest.raises(TypeError, match="either"):

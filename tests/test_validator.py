@@ -241,7 +241,16 @@ async def test_token_not_yet_valid_is_refused_beyond_the_clock_skew(
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
-@pytest.mark.parametrize("value", ["1800000000", True, None, [1800000000], {"n": 1}], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        *("1800000000", True, None, [1800000000], {"n": 1}),
+        # Integers beyond any float are no time either (and must not raise OverflowError).
+        pytest.param(10**400, id="10**400"),
+        pytest.param(-(10**400), id="-10**400"),
+    ],
+    ids=repr,
+)
 async def test_time_claims_must_be_finite_numbers(
     claim: str, value: object, issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:

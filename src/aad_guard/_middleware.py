@@ -156,10 +156,10 @@ class AADGuardMiddleware:
         logger.info(
             "aad_guard refused %s %s: %s (tenant=%s, kid=%s)",
             scope.get("method", "WEBSOCKET"),
-            scope["path"],
+            _printable(scope["path"]),
             error.reason,
             error.tenant_id,
-            error.kid,
+            _printable(error.kid),
             extra={
                 "aad_guard_reason": error.reason,
                 "aad_guard_tenant_id": error.tenant_id,
@@ -191,6 +191,13 @@ class AADGuardMiddleware:
             return message
 
         return receive_and_close
+
+
+def _printable(value: str | None) -> str | None:
+    """`value` with control characters escaped, so a client cannot forge log lines (CWE-117)."""
+    if value is None or value.isprintable():
+        return value
+    return value.encode("unicode_escape").decode("ascii")
 
 
 def _set_anonymous(scope: Scope) -> None:

@@ -78,9 +78,16 @@ def _time_claim(claims: Mapping[str, object], name: str) -> float | None:
     if value is None and name not in claims:
         return None
     # RFC 7519 NumericDate: a JSON number. Strings, booleans and non-finite values are not.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_finite(value):
         raise InvalidClaimError(f"The token's {name!r} is not a number: {value!r}.", claim=name)
     return float(value)
+
+
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float, e.g. 10**400: no real time
+        return False
 
 
 class ValidatorOptions(TypedDict, total=False):
