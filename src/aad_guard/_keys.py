@@ -147,6 +147,7 @@ class KeyStore:
         custom_keys_app_id: Fetch keys with `?appid=` for apps with custom signing keys.
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
+        on_new_snapshot: Called, without awaiting, each time a fetch yields a new key set.
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class KeyStore:
         fetch_timeout: float,
         max_document_bytes: int,
         clock: Callable[[], float],
+        on_new_snapshot: Callable[[KeySnapshot], None] | None = None,
     ) -> None:
         self._origin = authority
         self._tenant = tenant
@@ -183,6 +185,7 @@ class KeyStore:
         self._fetch_timeout = fetch_timeout
         self._max_document_bytes = max_document_bytes
         self._clock = clock
+        self._on_new_snapshot = on_new_snapshot
         self._snapshot: KeySnapshot | None = None
         self._flight: _Flight | None = None
         self._last_fetch_end: float | None = None
@@ -280,6 +283,9 @@ class KeyStore:
             self._record_failure(FetchError(type(exc).__name__))
         else:
             self._snapshot = snapshot
+            if self._on_new_snapshot is not None:
+                # In the same step as the swap: nobody sees the new keys before the hook ran.
+                self._on_new_snapshot(snapshot)
             self._failures = 0
             self._retry_at = 0.0
             # Jitter spreads the refreshes of many workers started together.
