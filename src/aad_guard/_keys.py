@@ -193,11 +193,10 @@ class KeyStore:
         self._retry_at = 0.0
         self._refresh_at = 0.0
 
-    async def snapshot(self) -> KeySnapshot:
-        """The current key set; waits for a fetch only when none is usable.
+    def current(self) -> KeySnapshot | None:
+        """The current key set if it is usable now, else `None`; never waits.
 
-        Raises:
-            KeysUnavailableError: no key set younger than `max_stale` could be had.
+        Starts a background refresh when one is due, as `snapshot` does.
         """
         now = self._clock()
         snapshot = self._snapshot
@@ -205,6 +204,18 @@ class KeyStore:
             if now >= self._refresh_at and now >= self._retry_at and self._flight is None:
                 self._start_fetch()  # refresh in the background; keep serving meanwhile
             return snapshot
+        return None
+
+    async def snapshot(self) -> KeySnapshot:
+        """The current key set; waits for a fetch only when none is usable.
+
+        Raises:
+            KeysUnavailableError: no key set younger than `max_stale` could be had.
+        """
+        snapshot = self.current()
+        if snapshot is not None:
+            return snapshot
+        now = self._clock()
         flight = self._flight
         if flight is None:
             if now < self._retry_at:

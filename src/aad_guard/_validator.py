@@ -275,12 +275,14 @@ class TokenValidator:
         """
         cache = self._cache
         if cache is not None and isinstance(token, str):
-            cached = cache.get(token)
+            cached = self._cached(token, cache)
             if cached is not None:
-                return await self._revalidate(token, cached, cache)
+                if self._tenant_policy is not None:
+                    await self._recheck_tenant_policy(cached)
+                return cached.principal
         jws, key_ref = self._reader.read(token)
         try:
-            principal, key, snapshot = await self._validate(jws, key_ref)
+            principal, key, snapshot, nbf = await self._validate(jws, key_ref)
         except TokenError as error:
             # Context for the rejection log: the key id and a well-formed tenant id only.
             tenant_id = jws.payload.get("tid")
@@ -288,45 +290,47 @@ class TokenValidator:
             error.kid = error.kid or key_ref.value
             raise
         if cache is not None:
-            claims = jws.payload
             cache.put(
-                token,
-                principal,
-                key=key,
-                snapshot=snapshot,
-                exp=principal.expires_at,
-                nbf=_time_claim(claims, "nbf"),
+                token, principal, key=key, snapshot=snapshot, exp=principal.expires_at, nbf=nbf
             )
         return principal
 
-    async def _revalidate(self, token: str, cached: CachedToken, cache: TokenCache) -> Principal:
-        """A token verified before: check again only what may have changed since."""
+    def _cached(self, token: str, cache: TokenCache) -> CachedToken | None:
+        """The cache's entry for `token` if it still holds, else `None`: check it in full.
+
+        Raises:
+            TokenError: the cached token's lifetime is over (it is forgotten too).
+        """
+        cached = cache.get(token)
+        if cached is None:
+            return None
         try:
             self._check_lifetime(cached.exp, cached.nbf)
         except TokenError as error:
             cache.discard(token)
             error.tenant_id, error.kid = cached.tenant_id, cached.key.kid
             raise
-        # Keys past `max_stale` refuse every token, cached or not; this also schedules the
-        # background refresh, whose new key set drops entries whose key left it.
-        await self._keys.snapshot()
-        if cache.get(token) is not cached:
-            return await self.validate(token)  # its key left the key set: check it fully
-        principal = cached.principal
+        # Keys that need a fetch first (past `max_stale`) are the full path's business: it
+        # waits for them, or refuses every token with 503.
+        return cached if self._keys.current() is not None else None
+
+    async def _recheck_tenant_policy(self, cached: CachedToken) -> None:
         try:
-            await self._apply_tenant_policy(cached.tenant_id, cached.issuer, principal.claims)
+            await self._apply_tenant_policy(
+                cached.tenant_id, cached.issuer, cached.principal.claims
+            )
         except TokenError as error:
             error.tenant_id, error.kid = cached.tenant_id, cached.key.kid
             raise
-        return principal
 
     async def _validate(
         self, jws: _jose.CompactJWS, key_ref: _jose.KeyRef
-    ) -> tuple[Principal, SigningKey, KeySnapshot]:
+    ) -> tuple[Principal, SigningKey, KeySnapshot, float | None]:
+        """Every check, in order; returns what passed, the key, its key set and `nbf`."""
         claims = jws.payload
-        tenant_id, issuer = self._check_unverified_claims(claims)
+        tenant_id, issuer, nbf = self._check_unverified_claims(claims)
 
-        snapshot = await self._keys.snapshot()
+        snapshot = self._keys.current() or await self._keys.snapshot()
         version = self._check_issuer(claims, tenant_id, issuer, snapshot)
         self._check_token_shape(claims, version)
         if not self._rule.admits(tenant_id, resolved_tenant_id=snapshot.issuer_v2.tenant_id):
@@ -347,7 +351,7 @@ class TokenValidator:
         self._check_key_binding(key, issuer, tenant_id, version, snapshot)
         self._verify_signature(jws, key)
         await self._apply_tenant_policy(tenant_id, issuer, claims)
-        return Principal.from_claims(claims, token_version=version), key, snapshot
+        return Principal.from_claims(claims, token_version=version), key, snapshot, nbf
 
     async def _apply_tenant_policy(
         self, tenant_id: str, issuer: str, claims: Mapping[str, object]
@@ -385,8 +389,13 @@ class TokenValidator:
     ) -> None:
         await self.aclose()
 
-    def _check_unverified_claims(self, claims: Mapping[str, object]) -> tuple[str, str]:
-        """Claim checks that need no keys: lifetime, audience, `tid`, `iss` types."""
+    def _check_unverified_claims(
+        self, claims: Mapping[str, object]
+    ) -> tuple[str, str, float | None]:
+        """Claim checks that need no keys: lifetime, audience, `tid`, `iss` types.
+
+        Returns `tid`, `iss` and `nbf`.
+        """
         exp = _time_claim(claims, "exp")
         if exp is None:
             raise MissingClaimError(claim="exp")
@@ -414,7 +423,7 @@ class TokenValidator:
             raise InvalidClaimError(f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid")
         if not isinstance(issuer, str):
             raise InvalidClaimError(f"The token's 'iss' {issuer!r} is not a string.", claim="iss")
-        return tenant_id, issuer
+        return tenant_id, issuer, nbf
 
     def _check_lifetime(self, exp: float, nbf: float | None) -> None:
         """`exp` and `nbf` against the clock, with `clock_skew` (rule 16)."""
