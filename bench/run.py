@@ -98,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("versions  " + ", ".join(f"{name} {version}" for name, version in env.versions.items()))
     print()
 
+    # First, while the process holds few objects: the garbage collector's times depend on it.
+    _progress("memory")
+    mem = anyio.run(memory.measure, backend="asyncio")
+
     issuer = LocalIssuer()
     tokens = inprocess.mint(issuer, rounds=args.rounds, ops=args.ops)
     _progress(f"in-process: {args.rounds} rounds x {args.ops} ops per case")
@@ -168,8 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
-    _progress("memory")
-    mem = anyio.run(memory.measure, backend="asyncio")
     print("Memory (tracemalloc)")
     print(
         f"  per cached tenant: {mem.per_tenant_bytes / 1024:.1f} KiB "
