@@ -30,7 +30,14 @@ pytest: $(STAMP)
 	$(PYTHON) -m coverage combine --quiet
 	$(PYTHON) -m coverage report
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+# The bench group (matplotlib) only here, so `make test` stays lean.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --group bench
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PYTHON) -m bench
 
 # The example API against a local issuer on loopback: no tenant, no network.

@@ -1,7 +1,7 @@
-"""`python -m bench`: run the validate() benchmark."""
+"""`python -m bench`: run every benchmark (`bench.run`)."""
 
 from __future__ import annotations
 
-from .validate import main
+from .run import main
 
 raise SystemExit(main())

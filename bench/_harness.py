@@ -25,6 +25,7 @@ __all__ = [
     "render_table",
     "run_rounds",
     "sync_timer",
+    "timing_table",
     "write_json",
 ]
 
@@ -82,6 +83,7 @@ class Case:
         timer: Runs the operation over a batch of tokens.
         tokens: The batch of round `r` (distinct tokens when the case is about fresh ones).
         warmup: A batch run once, untimed, before the first round.
+        baseline: The case this one is compared with (`None`: it is a baseline itself).
     """
 
     name: str
@@ -89,6 +91,7 @@ class Case:
     timer: Timer
     tokens: Callable[[int], Sequence[str]]
     warmup: Sequence[str]
+    baseline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class CaseResult:
     description: str
     ops: int
     per_op_ns: tuple[float, ...]
+    baseline: str | None
 
     @property
     def median_us(self) -> float:
@@ -120,8 +124,24 @@ class CaseResult:
         """(max - min) / median across rounds: how noisy the case was."""
         return (self.max_us - self.min_us) / self.median_us
 
-    def as_json(self, baseline: CaseResult) -> dict[str, object]:
-        """The result as a JSON object, with its ratio to `baseline`."""
+    def ratio(self, results: Sequence[CaseResult], *, fastest: bool = False) -> float | None:
+        """Median over the median of this case's baseline among `results`.
+
+        With `fastest`, the fastest round over the baseline's fastest round: on a busy
+        machine other processes only ever add time, so the fastest rounds are the ones
+        least disturbed.
+        """
+        if self.baseline is None:
+            return None
+        baseline = next(result for result in results if result.name == self.baseline)
+        if fastest:
+            return self.min_us / baseline.min_us
+        return self.median_us / baseline.median_us
+
+    def as_json(self, results: Sequence[CaseResult]) -> dict[str, object]:
+        """The result as a JSON object, with its ratio to its baseline among `results`."""
+        ratio = self.ratio(results)
+        fastest = self.ratio(results, fastest=True)
         return {
             "name": self.name,
             "description": self.description,
@@ -129,7 +149,9 @@ class CaseResult:
             "median_us": round(self.median_us, 3),
             "min_us": round(self.min_us, 3),
             "max_us": round(self.max_us, 3),
-            "ratio_to_floor": round(self.median_us / baseline.median_us, 3),
+            "baseline": self.baseline,
+            "ratio": None if ratio is None else round(ratio, 3),
+            "ratio_of_fastest_rounds": None if fastest is None else round(fastest, 3),
             "rounds_us": [round(ns / 1000, 3) for ns in self.per_op_ns],
         }
 
@@ -160,7 +182,13 @@ async def run_rounds(
             samples[case.name].append(elapsed / len(tokens))
             sizes[case.name] = len(tokens)
     return [
-        CaseResult(case.name, case.description, sizes[case.name], tuple(samples[case.name]))
+        CaseResult(
+            case.name,
+            case.description,
+            sizes[case.name],
+            tuple(samples[case.name]),
+            case.baseline,
+        )
         for case in cases
     ]
 
@@ -211,20 +239,8 @@ def environment(distributions: Sequence[str], *, extra: Mapping[str, str]) -> En
     )
 
 
-def render_table(results: Sequence[CaseResult], *, baseline: CaseResult) -> str:
-    """A plain-text table: median, min, max µs per op, spread, and median over `baseline`'s."""
-    header = ("case", "median µs/op", "min", "max", "spread", f"vs {baseline.name}")
-    rows = [
-        (
-            result.name,
-            f"{result.median_us:.2f}",
-            f"{result.min_us:.2f}",
-            f"{result.max_us:.2f}",
-            f"{result.spread:.1%}",
-            f"{result.median_us / baseline.median_us:.2f}x",
-        )
-        for result in results
-    ]
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -234,6 +250,28 @@ def render_table(results: Sequence[CaseResult], *, baseline: CaseResult) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def timing_table(results: Sequence[CaseResult]) -> str:
+    """Median, min, max µs per op, spread across rounds, and the ratios to each baseline."""
+    header = ("case", "median µs/op", "min", "max", "spread", "ratio", "min ratio", "vs")
+    rows = []
+    for result in results:
+        ratio = result.ratio(results)
+        fastest = result.ratio(results, fastest=True)
+        rows.append(
+            (
+                result.name,
+                f"{result.median_us:.2f}",
+                f"{result.min_us:.2f}",
+                f"{result.max_us:.2f}",
+                f"{result.spread:.0%}",
+                "" if ratio is None else f"{ratio:.2f}x",
+                "" if fastest is None else f"{fastest:.2f}x",
+                result.baseline or "(baseline)",
+            )
+        )
+    return render_table(header, rows)
 
 
 def write_json(path: Path, document: Mapping[str, object]) -> None:

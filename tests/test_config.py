@@ -37,6 +37,8 @@ from aad_guard import TokenValidator
         {"max_document_bytes": -1},
         {"max_stale": 600},
         {"max_stale": 0, "refresh_interval": 60},
+        {"max_cached_tokens": -1},
+        {"max_token_cache_bytes": 0},
     ],
     ids=repr,
 )
@@ -59,6 +61,9 @@ def test_invalid_settings_raise_value_error_at_construction(options: dict[str, A
         {"authority": 5},
         {"max_token_length": "32768"},
         {"max_document_bytes": 1.5},
+        {"max_cached_tokens": True},
+        {"max_cached_tokens": "4096"},
+        {"max_token_cache_bytes": 1.5},
     ],
     ids=repr,
 )

@@ -206,3 +206,14 @@ def test_swagger_ui_settings_use_pkce() -> None:
         "usePkceWithAuthorizationCodeGrant": True,
         "scopes": "api://x/Tasks.Read openid",
     }
+
+
+async def test_a_cached_token_still_fails_a_route_requiring_a_scope_it_lacks(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    token = issuer.token(scopes=["Tasks.Read"])
+    assert (await client.get("/tasks", headers=bearer(token))).status_code == 200
+    assert (await client.get("/tasks", headers=bearer(token))).status_code == 200
+    response = await client.delete("/tasks/1", headers=bearer(token))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aad_guard import Principal, TokenValidator
+from aad_guard._middleware import bearer_token
 from aad_guard.errors import AADGuardError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
@@ -107,3 +109,24 @@ def test_any_json_header_and_payload_fail_cleanly(
 
 def issuer_host(issuer: LocalIssuer) -> str:
     return issuer.authority.removeprefix("https://")
+
+
+# RFC 6750 §2.1 as a regular expression: the reference the middleware's byte parser must match.
+RFC6750_CREDENTIALS = re.compile(rb"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+authorization_values = st.one_of(
+    st.binary(max_size=40),
+    st.builds(
+        lambda scheme, spaces, body, tail: scheme + spaces + body + tail,
+        st.sampled_from([b"Bearer", b"bearer", b"BEARER", b"BeArEr", b"Bearer:", b"Basic", b""]),
+        st.sampled_from([b"", b" ", b"  ", b"\t"]),
+        st.binary(max_size=30) | st.from_regex(rb"\A[A-Za-z0-9\-._~+/=]{0,30}\Z"),
+        st.sampled_from([b"", b" ", b"=", b"==", b" x", b"\n"]),
+    ),
+)
+
+
+@given(authorization_values)
+def test_the_bearer_parser_accepts_exactly_the_rfc_6750_credentials(value: bytes) -> None:
+    match = RFC6750_CREDENTIALS.fullmatch(value)
+    expected = None if match is None else match.group(1).decode("ascii")
+    assert bearer_token(value) == expected

@@ -147,6 +147,7 @@ class KeyStore:
         custom_keys_app_id: Fetch keys with `?appid=` for apps with custom signing keys.
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
+        on_new_snapshot: Called, without awaiting, each time a fetch yields a new key set.
     """
 
     def __init__(
@@ -163,6 +164,7 @@ class KeyStore:
         fetch_timeout: float,
         max_document_bytes: int,
         clock: Callable[[], float],
+        on_new_snapshot: Callable[[KeySnapshot], None] | None = None,
     ) -> None:
         self._origin = authority
         self._tenant = tenant
@@ -183,6 +185,7 @@ class KeyStore:
         self._fetch_timeout = fetch_timeout
         self._max_document_bytes = max_document_bytes
         self._clock = clock
+        self._on_new_snapshot = on_new_snapshot
         self._snapshot: KeySnapshot | None = None
         self._flight: _Flight | None = None
         self._last_fetch_end: float | None = None
@@ -190,11 +193,10 @@ class KeyStore:
         self._retry_at = 0.0
         self._refresh_at = 0.0
 
-    async def snapshot(self) -> KeySnapshot:
-        """The current key set; waits for a fetch only when none is usable.
+    def current(self) -> KeySnapshot | None:
+        """The current key set if it is usable now, else `None`; never waits.
 
-        Raises:
-            KeysUnavailableError: no key set younger than `max_stale` could be had.
+        Starts a background refresh when one is due, as `snapshot` does.
         """
         now = self._clock()
         snapshot = self._snapshot
@@ -202,6 +204,18 @@ class KeyStore:
             if now >= self._refresh_at and now >= self._retry_at and self._flight is None:
                 self._start_fetch()  # refresh in the background; keep serving meanwhile
             return snapshot
+        return None
+
+    async def snapshot(self) -> KeySnapshot:
+        """The current key set; waits for a fetch only when none is usable.
+
+        Raises:
+            KeysUnavailableError: no key set younger than `max_stale` could be had.
+        """
+        snapshot = self.current()
+        if snapshot is not None:
+            return snapshot
+        now = self._clock()
         flight = self._flight
         if flight is None:
             if now < self._retry_at:
@@ -280,6 +294,9 @@ class KeyStore:
             self._record_failure(FetchError(type(exc).__name__))
         else:
             self._snapshot = snapshot
+            if self._on_new_snapshot is not None:
+                # In the same step as the swap: nobody sees the new keys before the hook ran.
+                self._on_new_snapshot(snapshot)
             self._failures = 0
             self._retry_at = 0.0
             # Jitter spreads the refreshes of many workers started together.

@@ -22,6 +22,7 @@ from .errors import (
     DuplicateAuthorizationError,
     MalformedAuthorizationError,
     MissingTokenError,
+    TokenError,
 )
 
 __all__ = ["AADGuardMiddleware"]
@@ -29,7 +30,8 @@ __all__ = ["AADGuardMiddleware"]
 logger = logging.getLogger("aad_guard")
 
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive.
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*) *")
+# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: .*)?")
 
 ErrorHandler = Callable[[HTTPConnection, AADGuardError], Response | Awaitable[Response]]
@@ -94,7 +96,7 @@ class AADGuardMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._is_excluded(scope["path"]):
+        if self._excluded and self._is_excluded(scope["path"]):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
             return
@@ -136,20 +138,27 @@ class AADGuardMiddleware:
         values = [value for name, value in scope["headers"] if name == b"authorization"]
         if len(values) > 1:
             raise DuplicateAuthorizationError()
-        header = values[0].decode("latin-1") if values else ""
+        raw = values[0] if values else b""
+        if raw[:7].lower() == b"bearer ":
+            try:
+                return await self.validator.validate(raw[7:].strip(b" ").decode("latin-1"))
+            except TokenError:
+                # Every token the validator accepts is a b64token, so the syntax check of
+                # RFC 6750 §2.1 needs to run only to tell a malformed header from a bad token.
+                if bearer_token(raw) is None:
+                    raise MalformedAuthorizationError() from None
+                raise
+        header = raw.decode("latin-1")
         if not header.strip():
             if self._required:
                 raise MissingTokenError()
             return None
-        match = _BEARER.fullmatch(header)
-        if match is None:
-            if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
-                raise MalformedAuthorizationError()
-            # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
-            if self._required:
-                raise MissingTokenError()
-            return None
-        return await self.validator.validate(match.group(1))
+        if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
+            raise MalformedAuthorizationError()
+        # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
+        if self._required:
+            raise MissingTokenError()
+        return None
 
     def _log(self, scope: Scope, error: AADGuardError) -> None:
         # The reason code, tenant id and key id: never the token or other claim values.
@@ -198,6 +207,17 @@ def _printable(value: str | None) -> str | None:
     if value is None or value.isprintable():
         return value
     return value.encode("unicode_escape").decode("ascii")
+
+
+def bearer_token(header: bytes) -> str | None:
+    """The b64token of a `Bearer` `Authorization` value (RFC 6750 §2.1), or `None`."""
+    if header[:6].lower() != b"bearer" or header[6:7] != b" ":
+        return None
+    value = header[7:].strip(b" ")
+    characters = value.rstrip(b"=")
+    if not characters or characters.translate(None, _B64TOKEN_CHARACTERS):
+        return None
+    return value.decode("ascii")
 
 
 def _set_anonymous(scope: Scope) -> None:

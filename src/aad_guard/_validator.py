@@ -23,6 +23,7 @@ from ._policy import (
     normalize_tenant_ids,
 )
 from ._principal import Principal
+from ._token_cache import CachedToken, TokenCache
 from .errors import (
     InvalidAudienceError,
     InvalidClaimError,
@@ -61,6 +62,14 @@ def _limit(name: str, value: int) -> int:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def _size(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be zero or a positive integer, not {value!r}")
     return value
 
 
@@ -113,6 +122,8 @@ class ValidatorOptions(TypedDict, total=False):
     max_stale: float
     fetch_timeout: float
     max_document_bytes: int
+    max_cached_tokens: int
+    max_token_cache_bytes: int
 
 
 class TokenValidator:
@@ -152,6 +163,12 @@ class TokenValidator:
             provider is failing. Default 86400.
         fetch_timeout: Seconds one metadata or JWKS request may take. Default 5.
         max_document_bytes: Largest metadata or JWKS body, in bytes. Default 1 MiB.
+        max_cached_tokens: How many verified tokens to remember, so that a repeated token
+            skips decoding and the signature check (its lifetime, the key set and the
+            tenant policy are still checked on every use). `0` turns the cache off.
+            Default 4096.
+        max_token_cache_bytes: The most memory those tokens may hold, estimated at 4 bytes
+            per token character. Default 16 MiB.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -181,6 +198,8 @@ class TokenValidator:
         max_stale: float = 86400,
         fetch_timeout: float = 5,
         max_document_bytes: int = 1024 * 1024,
+        max_cached_tokens: int = 4096,
+        max_token_cache_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
@@ -229,6 +248,11 @@ class TokenValidator:
                 f"max_stale ({max_stale!r} s) must be at least refresh_interval "
                 f"({refresh_interval!r} s), or keys expire before they are refreshed"
             )
+        cache_entries = _size("max_cached_tokens", max_cached_tokens)
+        cache_bytes = _limit("max_token_cache_bytes", max_token_cache_bytes)
+        self._cache = (
+            TokenCache(max_entries=cache_entries, max_bytes=cache_bytes) if cache_entries else None
+        )
         self._keys = KeyStore(
             authority=origin,
             tenant=self.tenant,
@@ -241,6 +265,7 @@ class TokenValidator:
             fetch_timeout=_duration("fetch_timeout", fetch_timeout, positive=True),
             max_document_bytes=_limit("max_document_bytes", max_document_bytes),
             clock=clock or time.monotonic,
+            on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
         )
 
     @property
@@ -255,21 +280,64 @@ class TokenValidator:
             TokenError: the token must be refused (401); `reason` says why.
             KeysUnavailableError: no signing keys could be had (503).
         """
+        cache = self._cache
+        if cache is not None and isinstance(token, str):
+            cached = self._cached(token, cache)
+            if cached is not None:
+                if self._tenant_policy is not None:
+                    await self._recheck_tenant_policy(cached)
+                return cached.principal
         jws, key_ref = self._reader.read(token)
         try:
-            return await self._validate(jws, key_ref)
+            principal, key, snapshot, nbf = await self._validate(jws, key_ref)
         except TokenError as error:
             # Context for the rejection log: the key id and a well-formed tenant id only.
             tenant_id = jws.payload.get("tid")
             error.tenant_id = tenant_id if is_guid(tenant_id) else None
             error.kid = error.kid or key_ref.value
             raise
+        if cache is not None:
+            cache.put(
+                token, principal, key=key, snapshot=snapshot, exp=principal.expires_at, nbf=nbf
+            )
+        return principal
 
-    async def _validate(self, jws: _jose.CompactJWS, key_ref: _jose.KeyRef) -> Principal:
+    def _cached(self, token: str, cache: TokenCache) -> CachedToken | None:
+        """The cache's entry for `token` if it still holds, else `None`: check it in full.
+
+        Raises:
+            TokenError: the cached token's lifetime is over (it is forgotten too).
+        """
+        cached = cache.get(token)
+        if cached is None:
+            return None
+        try:
+            self._check_lifetime(cached.exp, cached.nbf)
+        except TokenError as error:
+            cache.discard(token)
+            error.tenant_id, error.kid = cached.tenant_id, cached.key.kid
+            raise
+        # Keys that need a fetch first (past `max_stale`) are the full path's business: it
+        # waits for them, or refuses every token with 503.
+        return cached if self._keys.current() is not None else None
+
+    async def _recheck_tenant_policy(self, cached: CachedToken) -> None:
+        try:
+            await self._apply_tenant_policy(
+                cached.tenant_id, cached.issuer, cached.principal.claims
+            )
+        except TokenError as error:
+            error.tenant_id, error.kid = cached.tenant_id, cached.key.kid
+            raise
+
+    async def _validate(
+        self, jws: _jose.CompactJWS, key_ref: _jose.KeyRef
+    ) -> tuple[Principal, SigningKey, KeySnapshot, float | None]:
+        """Every check, in order; returns what passed, the key, its key set and `nbf`."""
         claims = jws.payload
-        tenant_id, issuer = self._check_unverified_claims(claims)
+        tenant_id, issuer, nbf = self._check_unverified_claims(claims)
 
-        snapshot = await self._keys.snapshot()
+        snapshot = self._keys.current() or await self._keys.snapshot()
         version = self._check_issuer(claims, tenant_id, issuer, snapshot)
         self._check_token_shape(claims, version)
         if not self._rule.admits(tenant_id, resolved_tenant_id=snapshot.issuer_v2.tenant_id):
@@ -282,22 +350,28 @@ class TokenValidator:
             # Keys roll over without notice: look once more, unless that was done just now.
             refreshed = await self._keys.refetch_for_unknown_key()
             key = refreshed.find(key_ref) if refreshed is not None else None
-            if key is None:
+            if refreshed is None or key is None:
                 raise UnknownKeyError(
                     f"No signing key has id {key_ref.value!r}.", kid=key_ref.value
                 )
+            snapshot = refreshed
         self._check_key_binding(key, issuer, tenant_id, version, snapshot)
         self._verify_signature(jws, key)
+        await self._apply_tenant_policy(tenant_id, issuer, claims)
+        return Principal.from_claims(claims, token_version=version), key, snapshot, nbf
 
-        if self._tenant_policy is not None:
-            verdict = self._tenant_policy(tenant_id, issuer, claims)
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if verdict is not True:
-                raise TenantNotAllowedError(
-                    f"Tenant {tenant_id!r} is refused by the tenant policy.", tenant_id=tenant_id
-                )
-        return Principal.from_claims(claims, token_version=version)
+    async def _apply_tenant_policy(
+        self, tenant_id: str, issuer: str, claims: Mapping[str, object]
+    ) -> None:
+        if self._tenant_policy is None:
+            return
+        verdict = self._tenant_policy(tenant_id, issuer, claims)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if verdict is not True:
+            raise TenantNotAllowedError(
+                f"Tenant {tenant_id!r} is refused by the tenant policy.", tenant_id=tenant_id
+            )
 
     async def refresh(self) -> None:
         """Fetch metadata and keys now, e.g. at startup so the first request finds them.
@@ -322,8 +396,13 @@ class TokenValidator:
     ) -> None:
         await self.aclose()
 
-    def _check_unverified_claims(self, claims: Mapping[str, object]) -> tuple[str, str]:
-        """Claim checks that need no keys: lifetime, audience, `tid`, `iss` types."""
+    def _check_unverified_claims(
+        self, claims: Mapping[str, object]
+    ) -> tuple[str, str, float | None]:
+        """Claim checks that need no keys: lifetime, audience, `tid`, `iss` types.
+
+        Returns `tid`, `iss` and `nbf`.
+        """
         exp = _time_claim(claims, "exp")
         if exp is None:
             raise MissingClaimError(claim="exp")
@@ -331,11 +410,7 @@ class TokenValidator:
         _time_claim(claims, "iat")
         if nbf is not None and nbf > exp:
             raise InvalidClaimError("The token's 'nbf' is after its 'exp'.", claim="nbf")
-        now = self._clock()
-        if exp <= now - self._clock_skew:
-            raise TokenExpiredError(f"The token expired at {exp!r}; the time is {now!r}.")
-        if nbf is not None and nbf > now + self._clock_skew:
-            raise TokenNotYetValidError(f"The token is valid from {nbf!r}; the time is {now!r}.")
+        self._check_lifetime(exp, nbf)
 
         if "aud" not in claims:
             raise MissingClaimError(claim="aud")
@@ -355,7 +430,15 @@ class TokenValidator:
             raise InvalidClaimError(f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid")
         if not isinstance(issuer, str):
             raise InvalidClaimError(f"The token's 'iss' {issuer!r} is not a string.", claim="iss")
-        return tenant_id, issuer
+        return tenant_id, issuer, nbf
+
+    def _check_lifetime(self, exp: float, nbf: float | None) -> None:
+        """`exp` and `nbf` against the clock, with `clock_skew` (rule 16)."""
+        now = self._clock()
+        if exp <= now - self._clock_skew:
+            raise TokenExpiredError(f"The token expired at {exp!r}; the time is {now!r}.")
+        if nbf is not None and nbf > now + self._clock_skew:
+            raise TokenNotYetValidError(f"The token is valid from {nbf!r}; the time is {now!r}.")
 
     def _check_issuer(
         self, claims: Mapping[str, object], tenant_id: str, issuer: str, snapshot: KeySnapshot

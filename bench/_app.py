@@ -1,0 +1,99 @@
+"""The API every benchmark serves: one FastAPI route, bare or behind AADGuardMiddleware.
+
+Also the ASGI plumbing to call an app in-process, and the uvicorn factories `unprotected`
+and `protected` (configured from environment variables) for the real-server benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Scope
+
+from aad_guard import AADGuardMiddleware, TokenValidator
+
+__all__ = [
+    "AUTHORITY_VARIABLE",
+    "CLIENT_ID_VARIABLE",
+    "PATH",
+    "call",
+    "protected",
+    "protected_app",
+    "route_app",
+    "unprotected",
+]
+
+PATH = "/items"
+AUTHORITY_VARIABLE = "AAD_GUARD_BENCH_AUTHORITY"
+CLIENT_ID_VARIABLE = "AAD_GUARD_BENCH_CLIENT_ID"
+
+
+def route_app() -> FastAPI:
+    """The unprotected API: one JSON route, as small as a real one gets."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get(PATH)
+    async def items() -> dict[str, int]:
+        return {"items": 3}
+
+    return app
+
+
+def protected_app(validator: TokenValidator) -> FastAPI:
+    """The same API behind `AADGuardMiddleware` with `validator`."""
+    app = route_app()
+    app.add_middleware(AADGuardMiddleware, validator=validator)
+    return app
+
+
+def unprotected() -> FastAPI:
+    """uvicorn factory: the bare API."""
+    return route_app()
+
+
+def protected() -> FastAPI:
+    """uvicorn factory: the API protected against the local issuer the benchmark serves."""
+    app = route_app()
+    app.add_middleware(
+        AADGuardMiddleware,
+        client_id=os.environ[CLIENT_ID_VARIABLE],
+        tenant="organizations",
+        authority=os.environ[AUTHORITY_VARIABLE],
+    )
+    return app
+
+
+async def _receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def call(app: ASGIApp, authorization: bytes | None) -> int:
+    """One GET of `PATH` through `app` as an ASGI callable; returns the status code."""
+    headers = [(b"host", b"api.test"), (b"accept", b"*/*")]
+    if authorization is not None:
+        headers.append((b"authorization", authorization))
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    status = 0
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, _receive, send)
+    return status

@@ -1,0 +1,228 @@
+"""In-process timings: the API called as an ASGI callable, `validate()`, the floor, PyJWT.
+
+Cases, timed side by side in one run (one asyncio event loop, via `anyio.run`), rounds
+interleaved so that a slow patch of the machine lands on all of them:
+
+- `ASGI unprotected`: the FastAPI route alone, sent the same token (which it ignores); the
+  baseline of the ASGI cases.
+- `ASGI protected, repeated token`: the route behind `AADGuardMiddleware`, one token over
+  and over (what most requests are: clients reuse a token for up to an hour).
+- `ASGI protected, repeated, no cache`: the same with `max_cached_tokens=0`.
+- `ASGI protected, fresh token`: a distinct token every request.
+- `floor`: base64url-decode and `json.loads` header and payload, decode the signature, and
+  one RSA-2048 PKCS#1 v1.5 SHA-256 verify with `cryptography` directly. No validator can do
+  less for a token it has not seen before. The baseline of the token cases.
+- `validate() fresh` / `validate() repeated`: `TokenValidator.validate` with warm keys.
+- `jwt.decode fresh`: PyJWT's `jwt.decode` with the public key, audience and issuer.
+
+Every fresh case gets a distinct token per call and per round, all minted before any timing
+(by `LocalIssuer`, differing in `uti`), and each case has its own validator, so no fresh
+token is ever seen twice by one validator.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+from starlette.types import ASGIApp
+
+from aad_guard import TokenValidator
+from aad_guard.testing import LocalIssuer
+
+from ._app import call, protected_app, route_app
+from ._harness import Case, CaseResult, async_timer, run_rounds, sync_timer
+
+__all__ = ["FLOOR", "UNPROTECTED", "Tokens", "floor", "measure", "mint"]
+
+MAX_WARMUP_OPS = 200
+FLOOR = "floor"
+UNPROTECTED = "ASGI unprotected"
+
+# Stateless; made once so the floor pays only for the verify itself.
+_PADDING = PKCS1v15()
+_HASH = SHA256()
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def floor(token: str, public_key: RSAPublicKey) -> dict[str, object]:
+    """The least work a fresh token needs: decode, parse, one RSA verify; returns the claims.
+
+    Raises:
+        cryptography.exceptions.InvalidSignature: the signature does not verify.
+    """
+    header, payload, signature = token.split(".")
+    json.loads(_b64url(header))
+    claims: dict[str, object] = json.loads(_b64url(payload))
+    signing_input = token[: len(header) + 1 + len(payload)].encode("ascii")
+    public_key.verify(_b64url(signature), signing_input, _PADDING, _HASH)
+    return claims
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Pre-minted tokens: a warm-up batch, one batch per round, and one to repeat."""
+
+    warmup: list[str]
+    rounds: list[list[str]]
+    repeated: str
+
+
+def mint(issuer: LocalIssuer, *, rounds: int, ops: int) -> Tokens:
+    """Distinct tokens for every fresh operation of a run, and one to repeat."""
+    numbers = itertools.count()
+
+    def batch(size: int) -> list[str]:
+        # Entra's `uti` is a 22-character token id; a running number keeps every token distinct.
+        return [issuer.token(claims={"uti": f"bench{next(numbers):017d}"}) for _ in range(size)]
+
+    tokens = Tokens(
+        warmup=batch(min(ops, MAX_WARMUP_OPS)),
+        rounds=[batch(ops) for _ in range(rounds)],
+        repeated=batch(1)[0],
+    )
+    every = [*tokens.warmup, *itertools.chain.from_iterable(tokens.rounds), tokens.repeated]
+    if len(set(every)) != len(every):
+        raise RuntimeError("the minted tokens are not all distinct")
+    return tokens
+
+
+def _asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
+    async def operation(token: str) -> None:
+        status = await call(app, b"Bearer " + token.encode("ascii"))
+        if status != 200:
+            raise RuntimeError(f"the benchmark app answered {status}")
+
+    return operation
+
+
+async def measure(
+    issuer: LocalIssuer, tokens: Tokens, *, rounds: int, on_round: Callable[[int], None]
+) -> list[CaseResult]:
+    """Time every in-process case over `rounds` interleaved rounds."""
+    public_key = issuer.signing_key.private_key.public_key()
+    audience = issuer.client_id
+    token_issuer = issuer.issuer(issuer.tenant_id)
+
+    def decode(token: str) -> dict[str, object]:
+        claims: dict[str, object] = jwt.decode(
+            token, public_key, algorithms=["RS256"], audience=audience, issuer=token_issuer
+        )
+        return claims
+
+    def floor_operation(token: str) -> dict[str, object]:
+        return floor(token, public_key)
+
+    def fresh(r: int) -> Sequence[str]:
+        return tokens.rounds[r]
+
+    def repeated(r: int) -> Sequence[str]:
+        return [tokens.repeated] * len(tokens.rounds[r])
+
+    repeated_warmup = [tokens.repeated] * len(tokens.warmup)
+
+    async with issuer.client() as client:
+
+        def validator(*, cache: bool = True) -> TokenValidator:
+            return TokenValidator(
+                client_id=issuer.client_id,
+                http_client=client,
+                max_cached_tokens=4096 if cache else 0,
+            )
+
+        fresh_validator, repeated_validator = validator(), validator()
+        app_fresh, app_repeated = validator(), validator()
+        app_uncached = validator(cache=False)
+        validators = [fresh_validator, repeated_validator, app_fresh, app_repeated, app_uncached]
+        for each in validators:
+            await each.refresh()
+        # All must agree on a token before any of them is timed.
+        principal = await fresh_validator.validate(tokens.repeated)
+        if not (
+            floor_operation(tokens.repeated) == decode(tokens.repeated) == dict(principal.claims)
+        ):
+            raise RuntimeError("floor, jwt.decode and validate() disagree on the claims")
+        fetches = issuer.count()
+
+        cases = [
+            Case(
+                UNPROTECTED,
+                "GET /items with a token through the FastAPI app, no middleware",
+                async_timer(_asgi(route_app())),
+                repeated,
+                repeated_warmup,
+            ),
+            Case(
+                "ASGI protected, repeated token",
+                "GET /items behind AADGuardMiddleware, one token over and over",
+                async_timer(_asgi(protected_app(app_repeated))),
+                repeated,
+                repeated_warmup,
+                UNPROTECTED,
+            ),
+            Case(
+                "ASGI protected, repeated, no cache",
+                "the same with max_cached_tokens=0",
+                async_timer(_asgi(protected_app(app_uncached))),
+                repeated,
+                repeated_warmup,
+                UNPROTECTED,
+            ),
+            Case(
+                "ASGI protected, fresh token",
+                "GET /items behind AADGuardMiddleware, a distinct token each request",
+                async_timer(_asgi(protected_app(app_fresh))),
+                fresh,
+                tokens.warmup,
+                UNPROTECTED,
+            ),
+            Case(
+                FLOOR,
+                "b64url + json.loads header and payload, one RSA-2048 PKCS1v15-SHA256 verify",
+                sync_timer(floor_operation),
+                fresh,
+                tokens.warmup,
+            ),
+            Case(
+                "validate() fresh",
+                "await TokenValidator.validate(token), warm keys, a distinct token each call",
+                async_timer(fresh_validator.validate),
+                fresh,
+                tokens.warmup,
+                FLOOR,
+            ),
+            Case(
+                "validate() repeated",
+                "await TokenValidator.validate(token), warm keys, one token over and over",
+                async_timer(repeated_validator.validate),
+                repeated,
+                repeated_warmup,
+                FLOOR,
+            ),
+            Case(
+                "jwt.decode fresh",
+                "PyJWT jwt.decode(token, public_key, algorithms, audience, issuer)",
+                sync_timer(decode),
+                fresh,
+                tokens.warmup,
+                FLOOR,
+            ),
+        ]
+        try:
+            results = await run_rounds(cases, rounds=rounds, on_round=on_round)
+        finally:
+            for each in validators:
+                await each.aclose()
+        if issuer.count() != fetches:
+            raise RuntimeError("a validator fetched keys while it was being timed")
+    return results
