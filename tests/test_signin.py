@@ -155,6 +155,16 @@ async def test_each_account_signs_in_with_its_tenant_and_roles(
     assert principal.roles == roles
 
 
+async def test_home_accounts_sign_in_to_the_issuers_tenant_of_the_moment(
+    flow: Flow, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    issuer.tenant_id = "11111111-2222-4333-8444-555555555555"  # as a single-tenant app wants
+    token = (await flow.redeem(await flow.code("admin"))).json()["access_token"]
+    principal = await make_validator(tenant=issuer.tenant_id).validate(token)
+    assert principal.tenant_id == issuer.tenant_id
+    assert issuer.users["admin"].tenant_id is None
+
+
 async def test_wrong_verifier_is_invalid_grant_and_spends_the_code(flow: Flow) -> None:
     code = await flow.code()
     wrong = await flow.redeem(code, code_verifier=pkce()[0])
@@ -466,7 +476,10 @@ async def test_server_signs_in_over_loopback_http() -> None:
 
 
 def raw_answer(server: LocalIssuerServer, header: bytes) -> bytes:
-    """The start of the server's answer to a token request with `header`, sent as it is."""
+    """The server's whole answer to a token request with `header`, sent as it is."""
     with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
         raw.sendall(b"POST /common/oauth2/v2.0/token HTTP/1.0\r\n" + header + b"\r\n\r\n")
-        return raw.recv(100)
+        answer = b""
+        while chunk := raw.recv(4096):  # until the server closes: it has finished
+            answer += chunk
+        return answer

@@ -21,21 +21,22 @@ class LocalUser:
     Args:
         name: `name`.
         username: `preferred_username`.
-        tenant_id: `tid`; `MSA_TENANT_ID` makes it a personal Microsoft account.
+        tenant_id: `tid`; `MSA_TENANT_ID` makes it a personal Microsoft account. Default
+            `None`: the issuer's `tenant_id` when the account signs in.
         roles: App roles assigned to the account (`roles`).
         label: How the sign-in page describes the account.
     """
 
     name: str
     username: str
-    tenant_id: str
+    tenant_id: str | None = None
     roles: tuple[str, ...] = ()
     label: str = ""
 
     @property
     def object_id(self) -> str:
-        """`oid`: stable for the same username in the same tenant."""
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/{self.username}"))
+        """`oid`: the same for the same username, whatever the tenant."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"local-user/{self.username}"))
 
     @property
     def is_personal(self) -> bool:
@@ -43,12 +44,10 @@ class LocalUser:
         return self.tenant_id == MSA_TENANT_ID
 
 
-def default_users(home_tenant_id: str) -> dict[str, LocalUser]:
+def default_users() -> dict[str, LocalUser]:
     """The four accounts of a new issuer, by the key the sign-in form posts."""
     return {
-        "work": LocalUser(
-            "Local User", "local.user@contoso.example", home_tenant_id, label="Work account"
-        ),
+        "work": LocalUser("Local User", "local.user@contoso.example", label="Work account"),
         "other-tenant": LocalUser(
             "Other User",
             "other.user@fabrikam.example",
@@ -64,7 +63,6 @@ def default_users(home_tenant_id: str) -> dict[str, LocalUser]:
         "admin": LocalUser(
             "Admin User",
             "admin@contoso.example",
-            home_tenant_id,
             roles=("Admin",),
             label="Work account with app roles",
         ),

@@ -85,7 +85,7 @@ def sign_in_page(
         f'<label class="account"><input type="radio" name="user" value="{escape(key)}"'
         f'{" checked" if index == 0 else ""}> <span class="who">{escape(user.name)}</span>'
         f' <span class="meta">{escape(user.username)}</span><br>'
-        f'<span class="meta">{escape(user.label)} · tenant <code>{escape(user.tenant_id)}'
+        f'<span class="meta">{escape(user.label)} · tenant <code>{escape(user.tenant_id or "")}'
         f"</code>{' · roles ' + escape(', '.join(user.roles)) if user.roles else ''}</span>"
         "</label>"
         for index, (key, user) in enumerate(users.items())

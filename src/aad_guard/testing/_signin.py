@@ -12,7 +12,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import httpx
@@ -84,7 +84,7 @@ class SignIn:
     def __init__(self, issuer: LocalIssuer, *, code_lifetime: float) -> None:
         self.issuer = issuer
         self.code_lifetime = code_lifetime
-        self.users = default_users(issuer.tenant_id)
+        self.users = default_users()
         self.clients: dict[str, LocalClient] = {}
         self._codes: dict[str, _Grant] = {}
         self._lock = threading.Lock()  # the loopback server answers from several threads
@@ -177,11 +177,16 @@ class SignIn:
 
     def _accounts_of(self, tenant: str) -> dict[str, LocalUser]:
         """The accounts that may sign in through `tenant` (a tenant id or a keyword)."""
+        home = self.issuer.tenant_id  # read now: a test may have changed it since
+        accounts = {
+            key: user if user.tenant_id else replace(user, tenant_id=home)
+            for key, user in self.users.items()
+        }
         if tenant == "common":
-            return dict(self.users)
+            return accounts
         return {
             key: user
-            for key, user in self.users.items()
+            for key, user in accounts.items()
             if (tenant == "organizations" and not user.is_personal)
             or (tenant == "consumers" and user.is_personal)
             or user.tenant_id == tenant
