@@ -120,6 +120,14 @@ class CaseResult:
         return max(self.per_op_ns) / 1000
 
     @property
+    def quartiles_us(self) -> tuple[float, float]:
+        """The first and third quartiles across rounds, in microseconds."""
+        if len(self.per_op_ns) < 2:
+            return self.min_us, self.max_us
+        first, _, third = statistics.quantiles(self.per_op_ns, n=4)
+        return first / 1000, third / 1000
+
+    @property
     def spread(self) -> float:
         """(max - min) / median across rounds: how noisy the case was."""
         return (self.max_us - self.min_us) / self.median_us

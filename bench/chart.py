@@ -16,7 +16,7 @@ __all__ = ["write_chart"]
 def write_chart(
     path: Path, cases: Sequence[CaseResult], servers: Sequence[ServerResult], *, title: str
 ) -> None:
-    """In-process µs per operation (median, min-max whiskers) and server requests/s."""
+    """In-process µs per operation (median, quartile whiskers) and server requests/s."""
     plt.switch_backend("agg")  # no display: write the file only
     panels = 2 if servers else 1
     figure, axes = plt.subplots(
@@ -25,24 +25,34 @@ def write_chart(
     left = axes[0] if servers else axes
     names = [case.name for case in cases][::-1]
     medians = [case.median_us for case in cases][::-1]
-    low = [case.median_us - case.min_us for case in cases][::-1]
-    high = [case.max_us - case.median_us for case in cases][::-1]
+    low = [case.median_us - case.quartiles_us[0] for case in cases][::-1]
+    high = [case.quartiles_us[1] - case.median_us for case in cases][::-1]
     bars = left.barh(names, medians, xerr=[low, high], color="#4c72b0", capsize=3)
     left.bar_label(bars, labels=[f"{m:.1f}" for m in medians], padding=4, fontsize=8)
-    left.set_xlabel("µs per operation (median of rounds; whiskers: fastest and slowest round)")
+    left.set_xlabel("µs per operation (median of rounds; whiskers: first and third quartiles)")
     left.set_title("In-process, one event loop")
     left.tick_params(axis="y", labelsize=8)
     if servers:
         right = axes[1]
         labels = [server.name.replace(", ", "\n") for server in servers]
         rps = [server.rps for server in servers]
-        bars = right.bar(labels, rps, color=["#8c8c8c", "#4c72b0"][: len(servers)])
+        spans = [
+            [s.rps - min(r.rps for r in s.runs) for s in servers],
+            [max(r.rps for r in s.runs) - s.rps for s in servers],
+        ]
+        bars = right.bar(
+            labels,
+            rps,
+            yerr=spans,
+            capsize=3,
+            color=["#8c8c8c", "#b0b0b0", "#4c72b0"][: len(servers)],
+        )
         right.bar_label(
             bars,
             labels=[f"{s.rps:.0f}/s\np99 {s.p99_ms:.1f} ms" for s in servers],
             fontsize=8,
         )
-        right.set_ylabel("requests/s (median of rounds)")
+        right.set_ylabel("requests/s (median of runs; whiskers: slowest and fastest run)")
         right.set_title("uvicorn on loopback")
         right.tick_params(axis="x", labelsize=8)
         right.margins(y=0.2)

@@ -9,6 +9,8 @@ interleaved so that a slow patch of the machine lands on all of them:
   and over (what most requests are: clients reuse a token for up to an hour).
 - `ASGI protected, repeated, no cache`: the same with `max_cached_tokens=0`.
 - `ASGI protected, fresh token`: a distinct token every request.
+- `no-op app` / `no-op app, protected`: an ASGI app that answers at once, bare and behind the
+  middleware with a repeated token: the middleware's own cost in µs, whatever the route.
 - `floor`: base64url-decode and `json.loads` header and payload, decode the signature, and
   one RSA-2048 PKCS#1 v1.5 SHA-256 verify with `cryptography` directly. No validator can do
   less for a token it has not seen before. The baseline of the token cases.
@@ -32,19 +34,20 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.hashes import SHA256
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aad_guard import TokenValidator
+from aad_guard import AADGuardMiddleware, TokenValidator
 from aad_guard.testing import LocalIssuer
 
 from ._app import call, protected_app, route_app
 from ._harness import Case, CaseResult, async_timer, run_rounds, sync_timer
 
-__all__ = ["FLOOR", "UNPROTECTED", "Tokens", "floor", "measure", "mint"]
+__all__ = ["FLOOR", "NO_OP", "UNPROTECTED", "Tokens", "floor", "measure", "mint"]
 
 MAX_WARMUP_OPS = 200
 FLOOR = "floor"
 UNPROTECTED = "ASGI unprotected"
+NO_OP = "no-op app"
 
 # Stateless; made once so the floor pays only for the verify itself.
 _PADDING = PKCS1v15()
@@ -97,6 +100,11 @@ def mint(issuer: LocalIssuer, *, rounds: int, ops: int) -> Tokens:
     return tokens
 
 
+async def _no_op(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
 def _asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
     async def operation(token: str) -> None:
         status = await call(app, b"Bearer " + token.encode("ascii"))
@@ -142,8 +150,15 @@ async def measure(
 
         fresh_validator, repeated_validator = validator(), validator()
         app_fresh, app_repeated = validator(), validator()
-        app_uncached = validator(cache=False)
-        validators = [fresh_validator, repeated_validator, app_fresh, app_repeated, app_uncached]
+        app_uncached, no_op_validator = validator(cache=False), validator()
+        validators = [
+            fresh_validator,
+            repeated_validator,
+            app_fresh,
+            app_repeated,
+            app_uncached,
+            no_op_validator,
+        ]
         for each in validators:
             await each.refresh()
         # All must agree on a token before any of them is timed.
@@ -185,6 +200,21 @@ async def measure(
                 fresh,
                 tokens.warmup,
                 UNPROTECTED,
+            ),
+            Case(
+                NO_OP,
+                "an ASGI app that answers 200 at once, sent the same token",
+                async_timer(_asgi(_no_op)),
+                repeated,
+                repeated_warmup,
+            ),
+            Case(
+                "no-op app, protected, repeated",
+                "the same behind AADGuardMiddleware, one token over and over",
+                async_timer(_asgi(AADGuardMiddleware(_no_op, validator=no_op_validator))),
+                repeated,
+                repeated_warmup,
+                NO_OP,
             ),
             Case(
                 FLOOR,

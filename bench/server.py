@@ -1,8 +1,9 @@
 """Over a real server: uvicorn on loopback in a subprocess, driven by a load generator.
 
-The API of `bench._app` runs twice, bare and protected, each in its own uvicorn process
-(one worker) against a `LocalIssuerServer` on loopback. Rounds alternate between the two so
-that a slow patch of the machine lands on both. The load generator is wrk when
+The API of `bench._app` runs in three uvicorn processes (one worker each): bare, bare again
+(the control, showing how far two identical servers differ on this machine), and protected
+against a `LocalIssuerServer` on loopback. Each round runs the three in turn, in a rotating
+order, so that a slow patch of the machine lands on all of them. The load generator is wrk when
 `/usr/bin/wrk` exists (Debian package `wrk`), else a small asyncio client in this process.
 Every request, to either server, carries the same token, as a client reusing its access
 token does: the difference between the two is aad_guard's work alone.
@@ -28,9 +29,20 @@ from aad_guard.testing import LocalIssuerServer
 
 from ._app import AUTHORITY_VARIABLE, CLIENT_ID_VARIABLE, PATH
 
-__all__ = ["LoadResult", "ServerResult", "load_generator", "measure"]
+__all__ = [
+    "CONTROL",
+    "PROTECTED",
+    "UNPROTECTED",
+    "LoadResult",
+    "ServerResult",
+    "load_generator",
+    "measure",
+]
 
 WRK = "/usr/bin/wrk"
+UNPROTECTED = "unprotected"
+CONTROL = "unprotected, 2nd process"
+PROTECTED = "protected, repeated token"
 CONNECTIONS = 32
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -214,22 +226,26 @@ def measure(*, rounds: int, seconds: float) -> list[ServerResult]:
         authorization = [f"Authorization: Bearer {token}"]
         with (
             _uvicorn("unprotected", environment) as bare,
+            _uvicorn("unprotected", environment) as control,
             _uvicorn("protected", environment) as guarded,
         ):
             # The first protected request fetches the keys; it must answer 200 with the token.
             answer = httpx.get(guarded + PATH, headers={"Authorization": f"Bearer {token}"})
             if answer.status_code != 200:
                 raise RuntimeError(f"the protected server answered {answer.status_code}")
-            # Both get the same request, token included: the difference is aad_guard's work,
-            # not the server parsing a kilobyte more of headers.
+            # All get the same request, token included: the difference is aad_guard's work,
+            # not the server parsing a kilobyte more of headers. The second bare process is
+            # the control: how far two identical servers differ on this machine.
             servers = [
-                ("unprotected", bare, authorization),
-                ("protected, repeated token", guarded, authorization),
+                (UNPROTECTED, bare),
+                (CONTROL, control),
+                (PROTECTED, guarded),
             ]
-            for _, url, headers in servers:
-                _load(url, headers, min(seconds, 1.0))  # warm-up
-            runs: dict[str, list[LoadResult]] = {name: [] for name, _, _ in servers}
+            for _, url in servers:
+                _load(url, authorization, min(seconds, 1.0))  # warm-up
+            runs: dict[str, list[LoadResult]] = {name: [] for name, _ in servers}
             for index in range(rounds):
-                for name, url, headers in servers[index % 2 :] + servers[: index % 2]:
-                    runs[name].append(_load(url, headers, seconds))
+                shift = index % len(servers)
+                for name, url in servers[shift:] + servers[:shift]:
+                    runs[name].append(_load(url, authorization, seconds))
     return [ServerResult(name, tuple(results)) for name, results in runs.items()]

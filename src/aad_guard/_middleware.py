@@ -101,7 +101,19 @@ class AADGuardMiddleware:
             await self._call_app(scope, receive, send)
             return
         try:
-            principal = await self._authenticate(scope)
+            header = self._bearer_header(scope)
+            principal: Principal | None = None
+            if header is not None:
+                try:
+                    principal = await self.validator.validate(
+                        header[7:].strip(b" ").decode("latin-1")
+                    )
+                except TokenError:
+                    # Every token the validator accepts is a b64token, so the syntax check
+                    # of RFC 6750 §2.1 runs only to tell a malformed header from a bad token.
+                    if bearer_token(header) is None:
+                        raise MalformedAuthorizationError() from None
+                    raise
         except AADGuardError as error:
             self._log(scope, error)
             await self._refuse(scope, receive, send, error)
@@ -134,20 +146,18 @@ class AADGuardMiddleware:
     def _is_excluded(self, path: str) -> bool:
         return any(path == prefix or path.startswith(prefix + "/") for prefix in self._excluded)
 
-    async def _authenticate(self, scope: Scope) -> Principal | None:
+    def _bearer_header(self, scope: Scope) -> bytes | None:
+        """The `Authorization` value if it names the Bearer scheme; `None` for anonymous.
+
+        Raises:
+            AADGuardError: no token where one is required, or a malformed or repeated header.
+        """
         values = [value for name, value in scope["headers"] if name == b"authorization"]
         if len(values) > 1:
             raise DuplicateAuthorizationError()
         raw = values[0] if values else b""
         if raw[:7].lower() == b"bearer ":
-            try:
-                return await self.validator.validate(raw[7:].strip(b" ").decode("latin-1"))
-            except TokenError:
-                # Every token the validator accepts is a b64token, so the syntax check of
-                # RFC 6750 §2.1 needs to run only to tell a malformed header from a bad token.
-                if bearer_token(raw) is None:
-                    raise MalformedAuthorizationError() from None
-                raise
+            return raw
         header = raw.decode("latin-1")
         if not header.strip():
             if self._required:
