@@ -38,10 +38,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
 from aad_guard import AADGuardMiddleware, TokenValidator
 from aad_guard.testing import Fault, LocalIssuer
+
+from ._app import PATH, call
 
 RESULTS = Path(__file__).parent / "results"
 # The faults the provider cycles through while failing, in turn (LocalIssuer.simulate).
@@ -87,36 +89,6 @@ def rss_kib() -> float:
 
 async def hello(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
-
-
-async def call(app: ASGIApp, authorization: bytes) -> int:
-    """One GET through the ASGI app; returns the status it answered."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"api.test"), (b"authorization", authorization)],
-        "client": ("127.0.0.1", 1),
-        "server": ("api.test", 80),
-    }
-    status = 0
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
 
 
 class Traffic:
@@ -186,7 +158,7 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:
     every = max(args.requests // 10, 1)
     async with issuer.client() as client:
         validator = TokenValidator(client_id=issuer.client_id, clock=clock, http_client=client)
-        app = Starlette(routes=[Route("/", hello)])
+        app = Starlette(routes=[Route(PATH, hello)])
         app.add_middleware(AADGuardMiddleware, validator=validator)
         guarded: ASGIApp = app.build_middleware_stack()
         traffic = Traffic(issuer, clock)
