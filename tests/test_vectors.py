@@ -287,19 +287,30 @@ async def test_x5t_only_v1_token_finds_its_key_by_thumbprint(
     assert principal.token_version == "1.0"
 
 
+# Each kind of real token that an API refuses unless an option admits it, with its reason.
+REFUSED_BY_DEFAULT = [
+    *((token_id, NoScopesOrRolesError, real_tokens_jwks) for token_id in ACL_ACCESS),
+    *((token_id, NotAnAccessTokenError, _common_endpoint_jwks) for token_id in ID_TOKENS),
+]
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("token_id", ACL_ACCESS)
-async def test_access_token_without_scopes_or_roles_is_refused_by_default(
-    token_id: str, entra: FakeEntra, http_client: httpx.AsyncClient
+@pytest.mark.parametrize(
+    ("token_id", "error", "jwks"), REFUSED_BY_DEFAULT, ids=[case[0] for case in REFUSED_BY_DEFAULT]
+)
+async def test_tokens_without_scopes_or_roles_and_id_tokens_are_refused_by_default(
+    token_id: str,
+    error: type[TokenError],
+    jwks: Callable[[], dict[str, Any]],
+    entra: FakeEntra,
+    http_client: httpx.AsyncClient,
 ) -> None:
     token = TOKENS[token_id]
-    validator = _narrowed_validator(
-        token, entra, http_client, "allowed_tenants", real_tokens_jwks()
-    )
+    validator = _narrowed_validator(token, entra, http_client, "allowed_tenants", jwks())
 
-    with pytest.raises(NoScopesOrRolesError) as info:
+    with pytest.raises(error) as info:
         await validator.validate(token.token)
-    assert info.value.reason == "no_scopes_or_roles"
+    assert info.value.reason == error.reason
 
 
 @pytest.mark.anyio
@@ -324,21 +335,6 @@ async def test_access_token_without_scopes_or_roles_validates_with_allow_acl_tok
 
 
 # -- 2. ID tokens and B2C tokens -------------------------------------------------------------
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("token_id", ID_TOKENS)
-async def test_id_token_is_refused_as_not_an_access_token_by_default(
-    token_id: str, entra: FakeEntra, http_client: httpx.AsyncClient
-) -> None:
-    token = TOKENS[token_id]
-    validator = _narrowed_validator(
-        token, entra, http_client, "allowed_tenants", _common_endpoint_jwks()
-    )
-
-    with pytest.raises(NotAnAccessTokenError) as info:
-        await validator.validate(token.token)
-    assert info.value.reason == "not_an_access_token"
 
 
 @pytest.mark.anyio
@@ -748,6 +744,45 @@ def _mint(issuer: LocalIssuer, *, iss: str, tenant_id: str, version: str = "2.0"
     return issuer.sign(payload, headers={"kid": issuer.signing_key.kid})
 
 
+def _serve_common_document(
+    entra: FakeEntra, http_client: httpx.AsyncClient, document: Mapping[str, Any], authority: str
+) -> tuple[LocalIssuer, TokenValidator]:
+    """Serve `document` as `authority`'s common v2 metadata, with a local issuer's keys at
+    its `jwks_uri`; return that issuer and a v2-only validator configured for `authority`."""
+    issuer = LocalIssuer(authority=authority)
+    entra.serve(_metadata_url(authority, "common"), document)
+    entra.serve(document["jwks_uri"], issuer.jwks())
+    validator = TokenValidator(
+        client_id=DEFAULT_API_CLIENT_ID,
+        tenant="common",
+        authority=authority,
+        accept_v1_tokens=False,
+        clock=lambda: NOW,
+        http_client=http_client,
+    )
+    return issuer, validator
+
+
+async def _assert_metadata_refused(
+    validator: TokenValidator,
+    token: str,
+    entra: FakeEntra,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    metadata_url: str,
+    logged: str,
+) -> None:
+    """The metadata fetch counts as failed: 503 `keys_unavailable`, no JWKS fetched."""
+    with (
+        caplog.at_level(logging.WARNING, logger="aad_guard"),
+        pytest.raises(KeysUnavailableError) as info,
+    ):
+        await validator.validate(token)
+    assert info.value.reason == "keys_unavailable"
+    assert entra.requests == [metadata_url]
+    assert logged in caplog.text
+
+
 def test_every_metadata_document_is_checked() -> None:
     assert len(METADATA_NAMES) == 17
     assert sorted([*ENTRA_METADATA, GERMANY_METADATA, *B2C_METADATA]) == METADATA_NAMES
@@ -807,27 +842,18 @@ async def test_retired_germany_metadata_is_refused_in_place_of_the_public_cloud(
 ) -> None:
     """Its keys are on login.microsoftonline.de, not on the configured authority (rule 8)."""
     document = openid_configuration(GERMANY_METADATA)
-    issuer = LocalIssuer()
-    entra.serve(_metadata_url(AUTHORITY, "common"), document)
-    entra.serve(document["jwks_uri"], issuer.jwks())
-    validator = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        tenant="common",
-        accept_v1_tokens=False,
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    issuer, validator = _serve_common_document(entra, http_client, document, AUTHORITY)
     iss = document["issuer"].replace("{tenantid}", WORK_TENANT_ID)
     token = _mint(issuer, iss=iss, tenant_id=WORK_TENANT_ID)
 
-    with (
-        caplog.at_level(logging.WARNING, logger="aad_guard"),
-        pytest.raises(KeysUnavailableError) as info,
-    ):
-        await validator.validate(token)
-    assert info.value.reason == "keys_unavailable"
-    assert entra.requests == [_metadata_url(AUTHORITY, "common")]
-    assert "jwks_uri" in caplog.text
+    await _assert_metadata_refused(
+        validator,
+        token,
+        entra,
+        caplog,
+        metadata_url=_metadata_url(AUTHORITY, "common"),
+        logged="jwks_uri",
+    )
 
 
 @pytest.mark.anyio
@@ -837,17 +863,7 @@ async def test_retired_germany_cloud_works_when_configured_as_the_authority(
     """Nothing in aad_guard knows which clouds are retired: naming the authority opts in."""
     document = openid_configuration(GERMANY_METADATA)
     authority = "https://login.microsoftonline.de"
-    issuer = LocalIssuer(authority=authority)
-    entra.serve(_metadata_url(authority, "common"), document)
-    entra.serve(document["jwks_uri"], issuer.jwks())
-    validator = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        tenant="common",
-        authority=authority,
-        accept_v1_tokens=False,
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    issuer, validator = _serve_common_document(entra, http_client, document, authority)
     iss = document["issuer"].replace("{tenantid}", WORK_TENANT_ID)
 
     principal = await validator.validate(_mint(issuer, iss=iss, tenant_id=WORK_TENANT_ID))
@@ -865,27 +881,17 @@ async def test_b2c_metadata_is_refused_as_entra_metadata(
     "keys unavailable" (503) rather than trusting the document."""
     document = openid_configuration(name)
     authority = origin_of(document["jwks_uri"])
-    issuer = LocalIssuer(authority=authority)
-    entra.serve(_metadata_url(authority, "common"), document)
-    entra.serve(document["jwks_uri"], issuer.jwks())
-    validator = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        tenant="common",
-        authority=authority,
-        accept_v1_tokens=False,
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    issuer, validator = _serve_common_document(entra, http_client, document, authority)
     token = _mint(issuer, iss=document["issuer"], tenant_id=WORK_TENANT_ID)
 
-    with (
-        caplog.at_level(logging.WARNING, logger="aad_guard"),
-        pytest.raises(KeysUnavailableError) as info,
-    ):
-        await validator.validate(token)
-    assert info.value.reason == "keys_unavailable"
-    assert entra.requests == [_metadata_url(authority, "common")]
-    assert "is not a v2.0 Entra issuer" in caplog.text
+    await _assert_metadata_refused(
+        validator,
+        token,
+        entra,
+        caplog,
+        metadata_url=_metadata_url(authority, "common"),
+        logged="is not a v2.0 Entra issuer",
+    )
 
 
 @pytest.mark.anyio
