@@ -1,10 +1,15 @@
-"""Small helpers the test modules share: token pieces and request headers."""
+"""Small helpers the test modules share: token pieces, request headers, served processes."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -44,3 +49,37 @@ async def run_concurrently(count: int, call: Callable[[], Awaitable[T]]) -> list
         for _ in range(count):
             group.start_soon(one)
     return results
+
+
+@contextmanager
+def serving(
+    module_and_args: list[str], *, ready: str, cwd: Path | None = None
+) -> Iterator[list[str]]:
+    """Run `python -m <module> <args>` until it prints a line starting with `ready`.
+
+    Yields the lines printed so far. On leaving, Ctrl-C (SIGINT) must stop the process with
+    exit code 0; whatever happens, it is killed and its pipe closed.
+    """
+    process = subprocess.Popen(  # noqa: S603 (the test runs its own command)
+        [sys.executable, "-u", "-m", *module_and_args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(ready):
+                break
+        yield lines
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ import pytest
 from examples.fastapi_api.app import Settings, create_app
 
 from aad_guard.testing import DEFAULT_CALLER_CLIENT_ID, LocalIssuer
-from tests.helpers import bearer
+from tests.helpers import bearer, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,34 +94,14 @@ def test_demo_script_gets_every_expected_answer() -> None:
 
 
 def test_demo_keeps_serving_until_ctrl_c_then_stops_cleanly() -> None:
-    demo = subprocess.Popen(
-        [sys.executable, "-u", "-m", "examples.fastapi_api.demo", "--port", "0",
-         "--issuer-port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert demo.stdout is not None
-        lines = []
-        for line in demo.stdout:  # the demo prints this line once both servers are up
-            lines.append(line)
-            if line.startswith("Ctrl-C stops both servers."):
-                break
+    command = ["examples.fastapi_api.demo", "--port", "0", "--issuer-port", "0"]
+    # The demo prints its last line once both servers are up.
+    with serving(command, ready="Ctrl-C stops both servers.", cwd=ROOT) as lines:
         api_url = next(line for line in lines if "Swagger UI:" in line).split()[-1]
         curl = next(line for line in lines if "curl -H" in line)
         token = curl.split("Bearer ")[1].split("'")[0]
         tasks = httpx.get(api_url.removesuffix("/docs") + "/tasks", headers=bearer(token))
         assert tasks.status_code == 200
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=30) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
-        if demo.stdout is not None:
-            demo.stdout.close()
 
 
 def test_settings_default_to_the_local_issuer_and_read_the_environment(

@@ -9,7 +9,7 @@ import pytest
 from aad_guard import TokenValidator
 from aad_guard.testing import MSA_TENANT_ID, LocalIssuer, LocalIssuerServer
 from tests.conftest import FakeClock
-from tests.helpers import decoded
+from tests.helpers import decoded, serving
 
 
 def decoded_claims(token: str) -> dict[str, object]:
@@ -182,26 +182,10 @@ async def test_server_serves_the_issuer_over_loopback_http() -> None:
     "command", [["aad_guard.testing"], ["aad_guard.cli", "issuer"]], ids=["module", "aad-guard"]
 )
 def test_serves_an_issuer_until_ctrl_c(command: list[str]) -> None:
-    import signal
-    import subprocess
-    import sys
-
     redirect = "http://127.0.0.1:9000/docs/oauth2-redirect"
-    server = subprocess.Popen(  # noqa: S603 (the test runs its own command)
-        [sys.executable, "-u", "-m", *command, "--port", "0", "--client", "spa",
-         "--redirect-uri", "http://127.0.0.1:9000/docs/oauth2-redirect",
-         "--admin-role", "Tasks.Admin"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        lines = []
-        for line in server.stdout:  # printed once the issuer is up
-            lines.append(line)
-            if line.startswith("Ctrl-C stops it."):
-                break
+    options = ["--port", "0", "--client", "spa", "--redirect-uri", redirect]
+    command = [*command, *options, "--admin-role", "Tasks.Admin"]
+    with serving(command, ready="Ctrl-C stops it.") as lines:
         url = lines[1].split()[1]
         assert httpx.get(url).json()["issuer"].endswith("/{tenantid}/v2.0")
         assert f"Client spa may redirect to: {redirect}\n" in lines
@@ -216,14 +200,6 @@ def test_serves_an_issuer_until_ctrl_c(command: list[str]) -> None:
         }
         page = httpx.get(authorize, params=request)
         assert "roles Tasks.Admin" in page.text  # the client, its redirect URI, the admin's role
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 @pytest.mark.anyio
