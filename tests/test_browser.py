@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from examples.fastapi_api.app import Settings, create_app
 from examples.fastapi_api.demo import register_swagger_ui
+from examples.fastapi_api.service import create_app
+from examples.fastapi_api.settings import Settings
 from playwright.sync_api import Page, Request, sync_playwright
 
-from aad_guard.testing import DEFAULT_CALLER_CLIENT_ID, LocalIssuerServer
+from aad_guard.testing import LocalIssuerServer
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that let Chromium run headless as root in a container, and keep it off the network.
@@ -50,12 +51,8 @@ def api_and_issuer() -> Iterator[tuple[str, LocalIssuerServer]]:
         sock.bind(("127.0.0.1", 0))
         api_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         register_swagger_ui(issuer_server.issuer, api_url)
-        settings = Settings(
-            client_id=issuer_server.issuer.client_id,
-            authority=issuer_server.url,
-            swagger_client_id=DEFAULT_CALLER_CLIENT_ID,
-        )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        app = create_app(Settings.local(issuer_server.url))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started and thread.is_alive():
