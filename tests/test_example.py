@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -88,7 +89,7 @@ async def test_health_and_docs_are_public_and_stats_need_the_app_role(
 @pytest.mark.parametrize("app_only", [True, False], ids=["app", "user"])
 @pytest.mark.anyio
 async def test_admin_role_of_a_customer_tenant_does_not_see_every_tenant(
-    api: httpx.AsyncClient, issuer: LocalIssuer, app_only: bool
+    api: httpx.AsyncClient, issuer: LocalIssuer, app_only: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Any customer tenant can assign the API's Tasks.Admin role to its own callers."""
     token = issuer.token(
@@ -97,11 +98,16 @@ async def test_admin_role_of_a_customer_tenant_does_not_see_every_tenant(
         scopes=None if app_only else ["Tasks.Read"],
         roles=["Tasks.Admin"],
     )
-    refused = await api.get("/admin/stats", headers=bearer(token))
+    with caplog.at_level(logging.INFO, logger="aad_guard"):
+        refused = await api.get("/admin/stats", headers=bearer(token))
     assert refused.status_code == 403
     assert refused.json()["error"] == "insufficient_scope"
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
     assert "tenants" not in refused.text
+    (record,) = [r for r in caplog.records if r.name == "aad_guard"]
+    assert (
+        record.__dict__["aad_guard_tenant_id"] == OTHER_TENANT_ID
+    )  # who tried, in the refusal's log
 
 
 def test_demo_script_gets_every_expected_answer() -> None:
