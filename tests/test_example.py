@@ -60,6 +60,9 @@ async def test_tasks_are_created_listed_and_deleted_per_tenant(
     assert [task["title"] for task in mine.json()] == ["Ship"]
     assert theirs.status_code == 403  # the default token has access_as_user, not Tasks.Read
     task_id = created.json()["id"]
+    their_delete = issuer.token(tenant_id=OTHER_TENANT_ID, scopes=["Tasks.Delete"])
+    not_theirs = await api.delete(f"/tasks/{task_id}", headers=bearer(their_delete))
+    assert not_theirs.status_code == 404  # another tenant's task does not exist for them
     refused = await api.delete(f"/tasks/{task_id}", headers=writer)
     deleted = await api.delete(
         f"/tasks/{task_id}", headers=bearer(issuer.token(scopes=["Tasks.Delete"]))

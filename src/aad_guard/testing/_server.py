@@ -104,7 +104,8 @@ class LocalIssuerServer:
 
     The issuer's authority is the server's own origin, so a validator configured with
     `authority=server.url` fetches metadata and keys from it (plain HTTP is allowed to
-    loopback only).
+    loopback only). Web pages cannot drive it: it answers only a loopback `Host` with its
+    own port (so DNS rebinding reaches nothing) and refuses posts from other sites' pages.
 
     Args:
         host: The loopback address to bind. Default `127.0.0.1`.
