@@ -322,7 +322,7 @@ def test_server_answers_for_loopback_names_on_its_port(
 @pytest.mark.parametrize(
     "host",
     ["attacker.example:{port}", "attacker.example", "127.0.0.1", "127.0.0.1:1", "localhost.:{port}",
-     "[1:2]:{port}", "[127.0.0.1]:{port}",
+     "[1:2]:{port}", "[127.0.0.1]:{port}", "app.localhost:{port}",
      "127.0.0.1.nip.io:{port}", "localhost.attacker.example:{port}", "[::ffff:127.0.0.1]:{port}",
      "0.0.0.0:{port}", "2130706433:{port}", "127.1:{port}", "10.0.0.1:{port}"],
 )  # fmt: skip
