@@ -155,7 +155,7 @@ async def test_down_refuses_connections_and_only_limits_the_fault(issuer: LocalI
 
 
 async def test_validator_accepts_an_httpx2_client(issuer: LocalIssuer, clock: FakeClock) -> None:
-    """The core uses only the client API that httpx2 shares with httpx (DESIGN.md)."""
+    """The core uses only the client API httpx2 shares with httpx (docs/design.md, Dependencies)."""
 
     async def bridge(request: httpx2.Request) -> httpx2.Response:
         answer = await issuer.handle(httpx.Request(request.method, str(request.url)))

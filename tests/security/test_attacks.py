@@ -1,4 +1,4 @@
-"""The attack corpus through the ASGI app: every case refused as DESIGN.md prescribes."""
+"""The attack corpus through the ASGI app: every case refused as docs/design.md prescribes."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ __all__ = ["STEPS", "Diagnosis", "Mistake", "Step", "diagnose"]
 
 Status = Literal["pass", "fail", "not checked"]
 
-# The validator's checks in the order it runs them (DESIGN.md, behaviour rules).
+# The validator's checks in the order it runs them (docs/design.md, behaviour rules).
 STEPS = {
     "format": "Token format and header",
     "lifetime": "Lifetime (exp, nbf)",
