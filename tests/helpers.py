@@ -51,6 +51,10 @@ async def run_concurrently(count: int, call: Callable[[], Awaitable[T]]) -> list
     return results
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def serving(
     module_and_args: list[str], *, ready: str, cwd: Path | None = None
@@ -66,6 +70,8 @@ def serving(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A shell's background job starts with Ctrl-C ignored, and Python keeps it ignored.
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None
