@@ -275,6 +275,24 @@ def test_exclusions_match_whole_segments(path: str, covered: bool) -> None:
     assert Exclusions(["/health/"]).cover({"type": "http", "path": path}) is covered
 
 
+@pytest.mark.parametrize(
+    ("root_path", "path", "covered"),
+    [
+        ("/api", "/api/health", True),
+        ("/api", "/api/health/live", True),
+        ("/api", "/api", False),
+        ("/api", "/apihealth", False),
+        ("/api", "/api/api/health", False),
+        ("/api", "/health", True),  # outside the root path: taken as it is, as Starlette does
+    ],
+)
+def test_exclusions_match_the_path_without_the_root_path(
+    root_path: str, path: str, covered: bool
+) -> None:
+    scope = {"type": "http", "path": path, "root_path": root_path}
+    assert Exclusions(["/health"]).cover(scope) is covered
+
+
 @given(st.lists(st.text(alphabet="/.ah", max_size=6), max_size=3), st.text(alphabet="/.ah"))
 def test_no_accepted_exclusion_covers_the_root_or_escapes_its_prefix(
     entries: list[str], path: str

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
-from starlette.types import Message, Scope
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from aad_guard import AADGuardMiddleware, TokenValidator
@@ -197,3 +197,21 @@ async def test_a_websocket_is_refused_with_503_or_closed_with_1011(
     ((key, value),) = expected.items()
     assert sent[0][key] == value
     assert not any(message["type"] == "websocket.accept" for message in sent)
+
+
+@pytest.mark.anyio
+async def test_other_connection_types_pass_through_as_they_would_configured() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+
+    async def receive() -> Message:
+        raise AssertionError("not called")  # pragma: no cover
+
+    async def send(message: Message) -> None:
+        raise AssertionError("not called")  # pragma: no cover
+
+    guard = AADGuardMiddleware(app, client_id=CLIENT_ID, tenant="not a tenant")
+    await guard({"type": "custom"}, receive, send)
+    assert seen == ["custom"]

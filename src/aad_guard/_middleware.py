@@ -239,8 +239,8 @@ class AADGuardMiddleware:
         """Serve nothing: fail the server's startup, or answer 503 where it sent no lifespan."""
         message = f"aad_guard is misconfigured: {error}"
         if scope["type"] == "lifespan":
-            if (await receive())["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.failed", "message": message})
+            await receive()  # lifespan.startup, always the first message (ASGI lifespan spec)
+            await send({"type": "lifespan.startup.failed", "message": message})
             # As Starlette's router does; a server then exits (uvicorn with code 3).
             raise error
         if scope["type"] not in ("http", "websocket"):
