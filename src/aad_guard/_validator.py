@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from jwt.algorithms import get_default_algorithms
 
 from . import _jose
+from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
 from ._keys import KeySnapshot, KeyStore, SigningKey
 from ._policy import (
@@ -136,7 +137,8 @@ class TokenValidator:
             accounts) or `"common"` (both). Default `"organizations"`.
         allowed_tenants: Tenant ids that may call; narrows `tenant`. Default: no list.
         tenant_policy: A callable `(tenant_id, issuer, claims) -> bool`, sync or async, run
-            after the signature is verified; `True` admits. Default: none.
+            after the signature is verified; `True` admits. Called with three positional
+            arguments; a callable that cannot take them is refused here. Default: none.
         audiences: Accepted `aud` values. Default `{client_id, "api://" + client_id}`.
         authority: The cloud's sign-in origin. Default `https://login.microsoftonline.com`;
             `https://login.microsoftonline.us` (US Government), `https://login.chinacloudapi.cn`
@@ -207,11 +209,19 @@ class TokenValidator:
             raise TypeError(f"authority must be a string, not {type(authority).__name__}")
         if not client_id.strip():
             raise ValueError("client_id must be the API's application (client) id")
-        if tenant_policy is not None and not callable(tenant_policy):
-            raise TypeError("tenant_policy must be a callable (tenant_id, issuer, claims) -> bool")
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning UNIX seconds")
-        origin = Origin.of(authority)
+        if tenant_policy is not None:
+            check_signature(
+                "tenant_policy",
+                tenant_policy,
+                parameters=("tenant_id", "issuer", "claims"),
+                returns="bool, sync or async",
+            )
+        if clock is not None:
+            check_signature("clock", clock, parameters=(), returns="float (UNIX seconds)")
+        try:
+            origin = Origin.of(authority)
+        except ValueError as exc:
+            raise ValueError(f"authority {exc}") from None
         parts = urlsplit(authority)
         if parts.path not in ("", "/") or parts.query:
             raise ValueError(f"authority {authority!r} must be an origin, without a path")
