@@ -492,6 +492,10 @@ def test_a_local_issuers_token_checked_against_entra_gets_a_hint(
         "--authority", "http://127.0.0.1:8400",
     )  # fmt: skip
     assert code == 0
+    # Plain http to any other host is no local issuer: just a wrong one.
+    elsewhere = local.token(claims={"iss": f"http://issuer.example/{local.tenant_id}/v2.0"})
+    code, report = check(capsys, elsewhere, "--client-id", local.client_id, "--jwks", str(keys))
+    assert (code, report["reason"], mistakes(report)) == (1, "invalid_issuer", ["refused"])
 
 
 def test_an_unreachable_authority_is_reported_once_with_nothing_on_stderr() -> None:

@@ -194,9 +194,7 @@ class _Collector(logging.Handler):
         # The key store's message is "... signing keys (%s); retrying in %.0f s": the fetch
         # error is its first argument. The command does not retry, so only that is kept.
         args = record.args if isinstance(record.args, tuple) else ()
-        text = str(args[0]) if args else record.getMessage()
-        if text not in self._collected:
-            self._collected.append(text)
+        self._collected.append(str(args[0]) if args else record.getMessage())
 
 
 def _detail(

@@ -222,10 +222,8 @@ def _local_issuer(summary: TokenSummary, options: ValidatorOptions) -> str | Non
         origin = Origin.of(issuer).url  # plain http is an Origin only on loopback
     except ValueError:
         return None
-    try:
-        authority = Origin.of(options.get("authority", "https://login.microsoftonline.com")).url
-    except ValueError:
-        authority = None
+    # The validator was built with this authority: it is a valid origin.
+    authority = Origin.of(options.get("authority", "https://login.microsoftonline.com")).url
     return origin if origin != authority else None
 
 
