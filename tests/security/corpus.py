@@ -79,6 +79,7 @@ RFC8725_2_8 = "RFC 8725 §2.8 cross-JWT confusion"
 RFC7519_NUMERIC = "RFC 7519 §2 NumericDate is a JSON number; RFC 8725 §3.4 validate inputs"
 ENTRA_ISSUER = "Entra token validation: iss must be the issuer of the token's tid"
 ENTRA_TID = "Entra access-token reference: tid is the tenant GUID, in lower case"
+ENTRA_CLAIM_TYPES = "Entra access-token reference: each claim has one JSON type; null is none"
 STORM_0558 = "Storm-0558 (MSRC, 2023): a key of one issuer must not sign for another"
 RFC6750_2_1 = "RFC 6750 §2.1 credentials = Bearer 1*SP b64token"
 
@@ -1058,6 +1059,50 @@ TYPES: list[Attack] = [
         "appid_object_v1",
         "Entra access-token reference: appid is a string",
         lambda f: f.token(version="1.0", claims={"appid": {}}),
+        "invalid_claim",
+    ),
+    # JSON `null` is a value of the wrong type, not an absent claim: `"scp": null` on a user's
+    # token must not make an app-only principal of it.
+    Attack("scp_null", ENTRA_CLAIM_TYPES, claim("scp", None), "invalid_claim"),
+    Attack(
+        "scp_null_beside_roles",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(roles=["Tasks.Read"], claims={"scp": None}),
+        "invalid_claim",
+    ),
+    Attack(
+        "roles_null_app_only",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(app_only=True, claims={"roles": None}),
+        "invalid_claim",
+    ),
+    Attack("azp_null", ENTRA_CLAIM_TYPES, claim("azp", None), "invalid_claim"),
+    Attack(
+        "azp_null_where_id_tokens_are_accepted",
+        ENTRA_CLAIM_TYPES,
+        claim("azp", None),
+        "invalid_claim",
+        options={"accept_id_tokens": True},
+    ),
+    Attack(
+        "appid_null_v1",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(version="1.0", claims={"appid": None}),
+        "invalid_claim",
+    ),
+    Attack(
+        "idtyp_null_app_only",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(app_only=True, roles=["Tasks.Read"], claims={"idtyp": None}),
+        "invalid_claim",
+    ),
+    Attack("oid_null", ENTRA_CLAIM_TYPES, claim("oid", None), "invalid_claim"),
+    Attack("oid_number", ENTRA_CLAIM_TYPES, claim("oid", 0), "invalid_claim"),
+    Attack("sub_null", ENTRA_CLAIM_TYPES, claim("sub", None), "invalid_claim"),
+    Attack(
+        "preferred_username_list",
+        ENTRA_CLAIM_TYPES,
+        claim("preferred_username", ["a", "b"]),
         "invalid_claim",
     ),
     Attack(
