@@ -8,6 +8,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Security
+from starlette.types import ASGIApp
 
 from aad_guard import (
     AADGuardMiddleware,
@@ -20,7 +21,7 @@ from aad_guard import (
     swagger_ui_init_oauth,
 )
 from aad_guard.testing import LocalIssuer
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import bearer
 
 pytestmark = pytest.mark.anyio
@@ -188,8 +189,68 @@ async def test_openapi_declares_the_tenants_authorization_code_flow(
     assert scheme["type"] == "oauth2"
     assert flow["authorizationUrl"] == f"{base}/authorize"
     assert flow["tokenUrl"] == f"{base}/token"
-    assert flow["scopes"][f"api://{validator.client_id}/Tasks.Read"] == "Tasks.Read"
-    assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": ["Tasks.Read"]}]
+    read, admin = (f"api://{validator.client_id}/{name}" for name in ("Tasks.Read", "Tasks.Admin"))
+    assert flow["scopes"] == {admin: "Tasks.Admin", read: "Tasks.Read"}
+    # Routes name the scopes as the scheme declares them: what Swagger UI asks Entra for.
+    assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": [read]}]
+    assert document["paths"]["/tasks/1"]["delete"]["security"] == [{"EntraID": [admin]}]
+
+
+OTHER_TENANT = "b0b0b0b0-0000-4000-8000-00000000b0b0"
+
+
+def two_apps(make_validator: MakeValidator, wrapped: bool) -> list[tuple[ASGIApp, str, str]]:
+    """Two FastAPI apps of different tenants and scopes, each with its tenant and scope."""
+    apps: list[tuple[ASGIApp, str, str]] = []
+    for tenant, scope in [(TENANT, "Tasks.Read"), (OTHER_TENANT, "Mail.Send")]:
+        app = FastAPI()
+
+        @app.get("/route")
+        async def route(user: Principal = Depends(require_scopes(scope))) -> None:  # noqa: B008
+            return None
+
+        validator = make_validator(client_id=f"{scope}-api", tenant=tenant)
+        public = ["/openapi.json"]
+        if wrapped:
+            apps.append(
+                (AADGuardMiddleware(app, validator=validator, exclude_paths=public), tenant, scope)
+            )
+        else:
+            app.add_middleware(AADGuardMiddleware, validator=validator, exclude_paths=public)
+            apps.append((app, tenant, scope))
+    return apps
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["add_middleware", "wrapped"])
+async def test_two_apps_in_one_process_each_describe_their_own_tenant_and_scopes(
+    wrapped: bool, make_validator: MakeValidator
+) -> None:
+    apps = two_apps(make_validator, wrapped)
+    for app, tenant, scope in [*reversed(apps), *apps]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            document = (await client.get("/openapi.json")).json()
+        flow = document["components"]["securitySchemes"]["EntraID"]["flows"]["authorizationCode"]
+        full = f"api://{scope}-api/{scope}"
+        assert flow["authorizationUrl"].split("/")[3] == tenant
+        assert flow["tokenUrl"].split("/")[3] == tenant
+        assert flow["scopes"] == {full: scope}
+        assert document["paths"]["/route"]["get"]["security"] == [{"EntraID": [full]}]
+
+
+async def test_a_wrapped_app_describes_its_middleware_before_any_request(
+    make_validator: MakeValidator,
+) -> None:
+    app = FastAPI()
+
+    @app.get("/route")
+    async def route(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> None:
+        return None
+
+    AADGuardMiddleware(app, validator=make_validator(client_id="api", tenant=TENANT))
+    flow = app.openapi()["components"]["securitySchemes"]["EntraID"]["flows"]["authorizationCode"]
+    assert TENANT in flow["authorizationUrl"]
+    assert flow["scopes"] == {"api://api/Tasks.Read": "Tasks.Read"}
 
 
 def test_requirements_must_name_something() -> None:

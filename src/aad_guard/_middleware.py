@@ -85,9 +85,11 @@ class AADGuardMiddleware:
         self._required = required
         self._realm = realm
         self._on_error = on_error
-        announce(
-            EntraApp(self.validator.authority, self.validator.tenant, self.validator.client_id)
+        # The OpenAPI document of the app this protects describes these settings.
+        self._entra_app = EntraApp(
+            self.validator.authority, self.validator.tenant, self.validator.client_id
         )
+        announce(app, self._entra_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -96,6 +98,7 @@ class AADGuardMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        announce(scope.get("app"), self._entra_app)  # the app that added this middleware
         if self._excluded and self._is_excluded(scope["path"]):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
