@@ -8,6 +8,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Security
+from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp
 
 from aad_guard import (
@@ -27,6 +28,7 @@ from tests.helpers import bearer
 pytestmark = pytest.mark.anyio
 
 TENANT = "72f988bf-0000-4000-8000-00000000a001"
+API_KEY = APIKeyHeader(name="X-Key")  # annotations are resolved in module globals
 
 
 def build(validator: TokenValidator, *, required: bool = True) -> FastAPI:
@@ -253,11 +255,32 @@ async def test_a_wrapped_app_describes_its_middleware_before_any_request(
     assert flow["scopes"] == {"api://api/Tasks.Read": "Tasks.Read"}
 
 
+async def test_other_security_schemes_are_left_as_they_are(make_validator: MakeValidator) -> None:
+    app, plain = FastAPI(), FastAPI()
+
+    @app.get("/entra")
+    async def entra(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> None:
+        return None
+
+    @app.get("/key")
+    async def with_key(value: Annotated[str, Security(API_KEY)]) -> None:
+        return None
+
+    for each in (app, plain):
+        AADGuardMiddleware(each, validator=make_validator(client_id="api"))
+    document = app.openapi()
+    assert document["paths"]["/key"]["get"]["security"] == [{"APIKeyHeader": []}]
+    assert set(document["components"]["securitySchemes"]) == {"APIKeyHeader", "EntraID"}
+    assert "components" not in plain.openapi()  # no requirement, no scheme
+
+
 def test_requirements_must_name_something() -> None:
     with pytest.raises(ValueError, match="at least one"):
         require_scopes()
     with pytest.raises(ValueError, match="non-empty"):
         require_roles("")
+    with pytest.raises(ValueError, match="not a string"):
+        require_scope_or_role(scopes="Tasks.Read")
 
 
 def test_swagger_ui_settings_use_pkce() -> None:

@@ -11,7 +11,7 @@ from fastapi.security import OAuth2, SecurityScopes
 
 from ._announce import SCHEME_NAME
 from ._principal import Principal
-from ._requirement import Requirement, caller
+from ._requirement import Requirement, caller, names
 
 __all__ = [
     "current_principal",
@@ -54,7 +54,7 @@ entra_scheme = EntraAuthorizationCode()
 
 
 def _require(scopes: Iterable[str], roles: Iterable[str]) -> Callable[..., Awaitable[Principal]]:
-    scopes = tuple(scopes)
+    scopes = names(scopes)
     requirement = Requirement.of(scopes, roles)
     announced_scopes = list(scopes)
 
@@ -102,8 +102,8 @@ async def current_principal(
     """
     if not security_scopes.scopes:
         return caller(connection.scope)
-    names = security_scopes.scopes
-    return Requirement.of(names, names).admit(connection.scope)
+    wanted = security_scopes.scopes
+    return Requirement.of(wanted, wanted).admit(connection.scope)
 
 
 def swagger_ui_init_oauth(*, client_id: str, scopes: Iterable[str] = ()) -> dict[str, object]:

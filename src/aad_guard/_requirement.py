@@ -14,12 +14,23 @@ from starlette.types import Scope
 from ._principal import Principal
 from .errors import InsufficientScopeError, MissingTokenError
 
-__all__ = ["Requirement", "caller", "short_scope"]
+__all__ = ["Requirement", "caller", "names", "short_scope"]
 
 
 def short_scope(scope: str) -> str:
     """`api://<app>/Mail.Read` as the token's `scp` carries it: `Mail.Read`."""
     return scope.rsplit("/", 1)[-1] if "://" in scope else scope
+
+
+def names(values: Iterable[str]) -> tuple[str, ...]:
+    """`values` as a tuple, refusing a lone string (whose letters would be the names).
+
+    Raises:
+        ValueError: `values` is a string.
+    """
+    if isinstance(values, str):
+        raise ValueError("scopes and roles must be collections of names, not a string")
+    return tuple(values)
 
 
 def caller(scope: Scope) -> Principal | None:
@@ -46,13 +57,11 @@ class Requirement:
         Raises:
             ValueError: no name is given, or one is not a non-empty string.
         """
-        if isinstance(scopes, str) or isinstance(roles, str):
-            raise ValueError("scopes and roles must be collections of names, not a string")
-        scopes, roles = tuple(scopes), tuple(roles)
-        names = (*scopes, *roles)
-        if not names:
+        scopes, roles = names(scopes), names(roles)
+        names_given = (*scopes, *roles)
+        if not names_given:
             raise ValueError("name at least one scope or role")
-        if any(not isinstance(name, str) or not name for name in names):
+        if any(not isinstance(name, str) or not name for name in names_given):
             raise ValueError("scopes and roles must be non-empty strings")
         return cls(tuple(short_scope(scope) for scope in scopes), roles)
 
