@@ -44,7 +44,7 @@ class Requirement:
     """Admit a caller holding any one of `scopes` (delegated, `scp`) or `roles` (`roles`).
 
     Full scope URIs (`api://<app>/Tasks.Read`) match by their last segment, as `scp` carries
-    them; matching is case-sensitive (DESIGN.md rule 22).
+    them; matching is case-sensitive (docs/design.md, rule 22).
     """
 
     scopes: tuple[str, ...]
