@@ -33,10 +33,18 @@ EITHER = require_scope_or_role(scopes=["Tasks.Read"], roles=["Tasks.All"])
 
 
 async def greet(websocket: WebSocket | StarletteWebSocket, user: Principal | None) -> None:
-    """Accept, say who the caller is (`null` when anonymous), and close."""
+    """Accept and say who the caller is (`null` when anonymous)."""
     await websocket.accept()
     await websocket.send_json({"tenant": None if user is None else user.tenant_id})
-    await websocket.close()
+
+
+async def greet_until_closed(
+    websocket: WebSocket | StarletteWebSocket, user: Principal | None
+) -> None:
+    """`greet`, then let the client close (websockets 14's client was seen to drop a message
+    that the server's close followed at once)."""
+    await greet(websocket, user)
+    await websocket.receive()
 
 
 def fastapi_sockets() -> FastAPI:
@@ -45,28 +53,28 @@ def fastapi_sockets() -> FastAPI:
 
     @app.websocket("/ws/scopes")
     async def scopes(websocket: WebSocket, user: Annotated[Principal, Depends(SCOPES)]) -> None:
-        await greet(websocket, user)
+        await greet_until_closed(websocket, user)
 
     @app.websocket("/ws/roles")
     async def roles(websocket: WebSocket, user: Annotated[Principal, Depends(ROLES)]) -> None:
-        await greet(websocket, user)
+        await greet_until_closed(websocket, user)
 
     @app.websocket("/ws/either")
     async def either(websocket: WebSocket, user: Annotated[Principal, Depends(EITHER)]) -> None:
-        await greet(websocket, user)
+        await greet_until_closed(websocket, user)
 
     @app.websocket("/ws/me")
     async def me(
         websocket: WebSocket, user: Annotated[Principal | None, Depends(current_principal)]
     ) -> None:
-        await greet(websocket, user)
+        await greet_until_closed(websocket, user)
 
     @app.websocket("/ws/secure")
     async def secure(
         websocket: WebSocket,
         user: Annotated[Principal | None, Security(current_principal, scopes=["Tasks.Read"])],
     ) -> None:
-        await greet(websocket, user)
+        await greet_until_closed(websocket, user)
 
     @app.get("/tasks")
     async def tasks(user: Annotated[Principal, Depends(SCOPES)]) -> dict[str, str]:
@@ -77,7 +85,7 @@ def fastapi_sockets() -> FastAPI:
 
 @aad_guard.requires("Tasks.Read")
 async def socket(websocket: StarletteWebSocket) -> None:
-    await greet(websocket, websocket.user)
+    await greet_until_closed(websocket, websocket.user)
 
 
 class Socket(WebSocketEndpoint):
