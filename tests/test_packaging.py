@@ -159,7 +159,7 @@ def test_the_sdist_carries_sources_tests_with_their_data_docs_and_examples(
     assert built.sdist.name == f"aad_guard-{VERSION}.tar.gz"
     assert all(name.startswith(prefix) for name in built.sdist_names)
     inside = {name.removeprefix(prefix) for name in built.sdist_names}
-    expected = set().union(*map(source_files, ("src", "tests", "docs", "examples")))
+    expected = set().union(*map(source_files, ("src", "tests", "docs", "examples", "tools")))
     assert "tests/data/vectors/README.md" in expected
     assert "tests/data/vectors/jose/wycheproof/LICENSE" in expected
     assert expected <= inside, sorted(expected - inside)
