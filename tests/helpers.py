@@ -7,12 +7,14 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
+import httpx
 
 T = TypeVar("T")
 
@@ -51,6 +53,10 @@ async def run_concurrently(count: int, call: Callable[[], Awaitable[T]]) -> list
     return results
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def serving(
     module_and_args: list[str], *, ready: str, cwd: Path | None = None
@@ -66,6 +72,8 @@ def serving(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A shell's background job starts with Ctrl-C ignored, and Python keeps it ignored.
+        preexec_fn=_default_sigint,
     )
     try:
         assert process.stdout is not None
@@ -78,6 +86,39 @@ def serving(
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def run_uvicorn(
+    directory: Path, *flags: str, get: Sequence[str]
+) -> tuple[int, str, list[httpx.Response]]:
+    """Run `uvicorn app:app` in `directory` until it exits; GET each of `get` once it serves.
+
+    Then Ctrl-C (SIGINT) stops it. Returns its exit code, its output and the answers it
+    gave (none if it never served). A server that hangs is killed after a minute.
+    """
+    command = [sys.executable, "-u", "-m", "uvicorn", "app:app", "--port", "0", *flags]
+    process = subprocess.Popen(  # noqa: S603 (the test runs its own command)
+        command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    watchdog = threading.Timer(60, process.kill)
+    watchdog.start()
+    answers, lines = [], []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "Uvicorn running on" in line:
+                url = line.split("Uvicorn running on ")[1].split()[0]
+                answers += [httpx.get(url + path, timeout=10) for path in get]
+                process.send_signal(signal.SIGINT)
+        return process.wait(), "".join(lines), answers
+    finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
             process.wait()

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from examples.fastapi_api.app import Settings, create_app
 from examples.fastapi_api.demo import register_swagger_ui
+from examples.fastapi_api.service import create_app
+from examples.fastapi_api.settings import Settings
 from playwright.sync_api import Page, Request, sync_playwright
 
-from aad_guard.testing import DEFAULT_CALLER_CLIENT_ID, LocalIssuerServer
+from aad_guard.testing import LocalIssuerServer
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags that let Chromium run headless as root in a container, and keep it off the network.
@@ -50,12 +51,8 @@ def api_and_issuer() -> Iterator[tuple[str, LocalIssuerServer]]:
         sock.bind(("127.0.0.1", 0))
         api_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         register_swagger_ui(issuer_server.issuer, api_url)
-        settings = Settings(
-            client_id=issuer_server.issuer.client_id,
-            authority=issuer_server.url,
-            swagger_client_id=DEFAULT_CALLER_CLIENT_ID,
-        )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        app = create_app(Settings.local(issuer_server.url))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started and thread.is_alive():
@@ -126,6 +123,44 @@ def call_list_tasks(page: Page) -> None:
     operation.get_by_role("button", name="Try it out").click()
     operation.get_by_role("button", name="Execute").click()
     operation.locator(".live-responses-table").wait_for()
+
+
+# A name of the attacker's that their DNS now answers with 127.0.0.1: DNS rebinding.
+REBINDING_FLAGS = [
+    *(flag for flag in CHROMIUM_FLAGS if not flag.startswith("--host-resolver-rules")),
+    "--host-resolver-rules=MAP rebound.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+MINT = """async (url) => {
+    const answer = await fetch(url, {method: "POST", body: "{}"});
+    return [answer.status, await answer.text()];
+}"""
+
+
+def test_pages_of_other_sites_cannot_mint_tokens_from_the_running_issuer(
+    api_and_issuer: tuple[str, LocalIssuerServer],
+) -> None:
+    api_url, issuer_server = api_and_issuer
+    executable = chromium_or_skip()
+    issuer_port = issuer_server.url.rsplit(":", 1)[1]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=REBINDING_FLAGS)
+        try:
+            page = browser.new_context().new_page()
+            # The page's own origin now reaches the issuer, so it could read the answers.
+            rebound = f"http://rebound.test:{issuer_port}"
+            landing = page.goto(f"{rebound}/organizations/v2.0/.well-known/openid-configuration")
+            assert landing is not None and landing.status == 421
+            status, text = page.evaluate(MINT, f"{rebound}/_local/mint")
+            # Another site posting across: the browser sends it, the issuer refuses it.
+            page.goto(f"{api_url.replace('127.0.0.1', 'rebound.test')}/health")
+            page.evaluate(
+                "url => fetch(url, {method: 'POST', mode: 'no-cors', body: '{}'})",
+                f"{issuer_server.url}/_local/mint",
+            )
+        finally:
+            browser.close()
+    assert (status, "access_token" in text) == (421, False)
+    assert [r for r in issuer_server.issuer.requests if r.url.path == "/_local/mint"] == []
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,7 +133,8 @@ def test_inspect_reads_a_token_without_the_network(vectors: dict[str, RealToken]
     assert "work or school" in result.stdout
     assert str(token.tenant_id) in result.stdout
     assert "defaultaccess" in result.stdout
-    assert "days ago (2024-06-17 13:28:23 UTC)" in result.stdout
+    assert "2024-06-17T13:28:23Z (" in result.stdout  # ISO 8601, UTC, then how long ago
+    assert "days ago)" in result.stdout
 
 
 def test_inspect_names_a_graph_token_and_refuses_garbage(vectors: dict[str, RealToken]) -> None:
@@ -416,3 +419,105 @@ def test_mint_names_an_issuer_that_is_not_a_local_issuer(
 ) -> None:
     assert main(["token", "mint", "--issuer", f"{server.url}/elsewhere"]) == 1
     assert "the local issuer refused: HTTP 404" in capsys.readouterr().err
+
+
+# -- the report: the first failure named, times as dates, hints, nothing after it -------------
+
+
+def test_a_tampered_token_is_named_malformed_before_any_later_hint(
+    capsys: pytest.CaptureFixture[str], local: LocalIssuer, local_jwks: str
+) -> None:
+    """Padding added to an ID token's payload: readable to `inspect`, refused as malformed."""
+    header, payload, signature = local.token(remove=["azp", "scp"]).split(".")
+    tampered = f"{header}.{payload}=.{signature}"
+    code, report = check(capsys, tampered, "--client-id", local.client_id, "--jwks", local_jwks)
+    assert (code, report["reason"]) == (1, "malformed_token")
+    assert mistakes(report) == ["malformed", "id_token"]
+    assert "The token payload is not valid" in report["mistakes"][0]["message"]
+
+
+def test_the_first_failure_is_named_even_without_a_usual_mistake(
+    capsys: pytest.CaptureFixture[str], local: LocalIssuer, local_jwks: str
+) -> None:
+    token = local.token(remove=["ver"])
+    code, report = check(capsys, token, "--client-id", local.client_id, "--jwks", local_jwks)
+    assert (code, report["reason"], mistakes(report)) == (1, "missing_claim", ["refused"])
+    assert "The token has no 'ver' claim." in report["mistakes"][0]["message"]
+
+
+def test_times_are_iso_8601_in_utc_with_how_long_ago(
+    capsys: pytest.CaptureFixture[str], local: LocalIssuer, local_jwks: str
+) -> None:
+    issued = 1_700_000_000  # 2023-11-14T22:13:20Z; expires an hour later
+    token = local.token(issued_at=issued)
+    assert main(["token", "check", token, "--client-id", local.client_id, "--jwks", local_jwks])
+    out = capsys.readouterr().out
+    assert "  Expires     2023-11-14T23:13:20Z (" in out
+    lifetime = next(line for line in out.splitlines() if "FAIL  Lifetime" in line)
+    assert "token_expired: The token expired at 2023-11-14T23:13:20Z (" in lifetime
+    assert " ago)" in lifetime
+    assert re.search(r"\d{9,}", out) is None  # no UNIX seconds anywhere
+    _, report = check(capsys, token, "--client-id", local.client_id, "--jwks", local_jwks)
+    assert report["token"]["times"]["exp"]["utc"] == "2023-11-14T23:13:20Z"
+
+
+@pytest.mark.parametrize(("opening", "closing"), [('"', '"'), ("'", "'"), ("\u201c", "\u201d")])
+def test_a_token_pasted_with_its_quotes_gets_a_hint(
+    opening: str,
+    closing: str,
+    capsys: pytest.CaptureFixture[str],
+    local: LocalIssuer,
+    local_jwks: str,
+) -> None:
+    quoted = f"{opening}{local.token()}{closing}"
+    code, report = check(capsys, quoted, "--client-id", local.client_id, "--jwks", local_jwks)
+    assert (code, report["reason"]) == (1, "malformed_token")
+    assert mistakes(report) == ["malformed", "quoted"]
+    assert main(["token", "inspect", quoted]) == 0
+    assert "Note        pasted with its quote marks" in capsys.readouterr().out
+
+
+def test_a_local_issuers_token_checked_against_entra_gets_a_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    local = LocalIssuer(authority="http://127.0.0.1:8400")
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps(local.jwks()))
+    code, report = check(capsys, local.token(), "--client-id", local.client_id, "--jwks", str(keys))
+    assert (code, report["reason"], mistakes(report)) == (1, "invalid_issuer", ["local_issuer"])
+    assert "--authority http://127.0.0.1:8400" in report["mistakes"][0]["message"]
+
+    code, report = check(
+        capsys, local.token(), "--client-id", local.client_id, "--jwks", str(keys),
+        "--authority", "http://127.0.0.1:8400",
+    )  # fmt: skip
+    assert code == 0
+    # Plain http to any other host is no local issuer: just a wrong one.
+    elsewhere = local.token(claims={"iss": f"http://issuer.example/{local.tenant_id}/v2.0"})
+    code, report = check(capsys, elsewhere, "--client-id", local.client_id, "--jwks", str(keys))
+    assert (code, report["reason"], mistakes(report)) == (1, "invalid_issuer", ["refused"])
+
+
+def test_an_unreachable_authority_is_reported_once_with_nothing_on_stderr() -> None:
+    """The key store's "retrying" warning is for servers: the report names the failure."""
+    local = LocalIssuer(authority="http://127.0.0.1:9")
+    result = run("token", "check", local.token(), "--client-id", local.client_id,
+                 "--authority", "http://127.0.0.1:9")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == ""
+    assert "Result: INVALID (keys_unavailable)" in result.stdout
+    keys = next(line for line in result.stdout.splitlines() if "FAIL  Metadata" in line)
+    assert "GET http://127.0.0.1:9/organizations/v2.0/.well-known/openid-configuration" in keys
+    assert "retrying" not in result.stdout
+
+
+def test_a_check_leaves_the_library_logger_as_it_found_it(
+    capsys: pytest.CaptureFixture[str], local: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("aad_guard")
+    handlers = list(logger.handlers)
+    check(
+        capsys, local.token(), "--client-id", local.client_id, "--authority", "http://127.0.0.1:9"
+    )
+    assert (logger.handlers, logger.propagate) == (handlers, True)
+    assert caplog.records == []  # the failure was the report's, not the log's

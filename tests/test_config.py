@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -77,6 +81,8 @@ def test_error_messages_name_the_setting() -> None:
         TokenValidator(client_id="api", refresh_interval=-5)
     with pytest.raises(ValueError, match="'not a tenant'"):
         TokenValidator(client_id="api", tenant="not a tenant")
+    with pytest.raises(ValueError, match=r"^authority 'http://login\.microsoftonline\.com' must"):
+        TokenValidator(client_id="api", authority="http://login.microsoftonline.com")
 
 
 @pytest.mark.parametrize(
@@ -120,3 +126,86 @@ def test_any_https_cloud_authority_is_accepted(authority: str) -> None:
 def test_client_id_of_the_wrong_type_raises_type_error() -> None:
     with pytest.raises(TypeError, match="client_id"):
         TokenValidator(client_id=5)  # type: ignore[arg-type]
+
+
+# -- callables: their signature is checked when the validator is built -------------------
+
+
+def policy(tenant_id: str, issuer: str, claims: Mapping[str, object]) -> bool:
+    return True
+
+
+async def async_policy(tenant_id: str, issuer: str, claims: Mapping[str, object]) -> bool:
+    return True
+
+
+class PolicyObject:
+    def __call__(self, tenant_id: str, issuer: str, claims: Mapping[str, object]) -> bool:
+        return True
+
+    def method(self, tenant_id: str, issuer: str, claims: Mapping[str, object]) -> bool:
+        return True
+
+
+def two_arguments(tenant_id: str, issuer: str) -> bool:
+    return True
+
+
+async def keyword_only(*, tenant_id: str, issuer: str, claims: Mapping[str, object]) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    "tenant_policy",
+    [
+        policy,
+        async_policy,
+        PolicyObject(),
+        PolicyObject().method,
+        functools.partial(lambda flag, t, i, c: flag, True),
+        lambda *arguments: True,
+        lambda tenant_id, issuer, claims, extra=None: True,
+        lambda t, i, c: True,
+    ],
+    ids=repr,
+)
+def test_a_tenant_policy_taking_three_positional_arguments_is_accepted(
+    tenant_policy: Any,
+) -> None:
+    TokenValidator(client_id="api", tenant_policy=tenant_policy)
+
+
+@pytest.mark.parametrize(
+    "tenant_policy",
+    [
+        two_arguments,
+        keyword_only,
+        lambda: True,
+        lambda t, i, c, d: True,
+        PolicyObject,  # the class, not an instance: builds from zero arguments
+        functools.partial(policy, "t"),
+    ],
+    ids=repr,
+)
+def test_a_tenant_policy_of_the_wrong_signature_is_refused_when_built(
+    tenant_policy: Any,
+) -> None:
+    expected = re.escape(
+        "tenant_policy must be a callable (tenant_id, issuer, claims) -> bool, sync or async; "
+        "it is called with 3 positional arguments, which "
+    )
+    with pytest.raises(TypeError, match=expected + ".* cannot take$"):
+        TokenValidator(client_id="api", tenant_policy=tenant_policy)
+
+
+def test_the_message_shows_the_policy_and_its_signature() -> None:
+    with pytest.raises(TypeError, match=re.escape("which two_arguments(tenant_id, issuer) cannot")):
+        TokenValidator(client_id="api", tenant_policy=two_arguments)  # type: ignore[arg-type]
+
+
+def test_a_clock_must_take_no_arguments() -> None:
+    TokenValidator(client_id="api", clock=time.time)
+    with pytest.raises(TypeError, match=re.escape("clock must be a callable () -> float")):
+        TokenValidator(client_id="api", clock=two_arguments)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("clock must be a callable () -> float")):
+        TokenValidator(client_id="api", clock=abs)  # type: ignore[arg-type]

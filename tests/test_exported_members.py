@@ -1,4 +1,4 @@
-"""The public names are a contract (DESIGN.md, "Public API")."""
+"""The public names are a contract (docs/design.md, "The public API")."""
 
 from __future__ import annotations
 

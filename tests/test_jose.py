@@ -1,4 +1,4 @@
-"""Strict compact-JWS parsing: base64url, JSON objects, header rules (rules 5-7)."""
+"""Strict compact-JWS parsing: base64url, JSON objects, the header (docs/design.md, rules 5-7)."""
 
 from __future__ import annotations
 

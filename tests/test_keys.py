@@ -1,4 +1,4 @@
-"""The key store through the validator: fetch hygiene and cache behaviour (rules 8-15)."""
+"""The key store through the validator: fetches and the cache (docs/design.md, rules 8-15)."""
 
 from __future__ import annotations
 

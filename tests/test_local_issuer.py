@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
 import httpx
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aad_guard import TokenValidator
 from aad_guard.testing import MSA_TENANT_ID, LocalIssuer, LocalIssuerServer
@@ -149,7 +155,7 @@ async def test_down_refuses_connections_and_only_limits_the_fault(issuer: LocalI
 
 
 async def test_validator_accepts_an_httpx2_client(issuer: LocalIssuer, clock: FakeClock) -> None:
-    """The core uses only the client API that httpx2 shares with httpx (DESIGN.md)."""
+    """The core uses only the client API httpx2 shares with httpx (docs/design.md, Dependencies)."""
 
     async def bridge(request: httpx2.Request) -> httpx2.Response:
         answer = await issuer.handle(httpx.Request(request.method, str(request.url)))
@@ -265,3 +271,192 @@ def test_module_refuses_a_bad_redirect_uri(capsys: pytest.CaptureFixture[str]) -
         main(["--port", "0", "--redirect-uri", "ftp://host/callback"])
     assert exited.value.code == 2
     assert "is not an absolute http(s) URI" in capsys.readouterr().err
+
+
+# -- what the loopback server answers, and for whom -------------------------------------------
+
+
+def exchange(server: LocalIssuerServer, request: bytes) -> tuple[int, bytes]:
+    """Send `request` as it is; the status and body of the whole answer (0 if none came)."""
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as raw:
+        raw.sendall(request)
+        answer = b""
+        while chunk := raw.recv(4096):  # until the server closes: it has finished
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return (int(head.split(b" ")[1]) if head else 0), body
+
+
+def port_of(server: LocalIssuerServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def server() -> Iterator[LocalIssuerServer]:
+    with LocalIssuerServer() as running:
+        running.issuer.register_client(
+            "spa",
+            redirect_uris=[
+                "http://127.0.0.1:8000/docs/oauth2-redirect",
+                "http://localhost:8000/docs/oauth2-redirect",
+            ],
+        )
+        yield running
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:{port}", "localhost:{port}", "LocalHost:{port}", "127.1.2.3:{port}", "[::1]:{port}",
+     "[0:0:0:0:0:0:0:1]:{port}"],
+)  # fmt: skip
+def test_server_answers_for_loopback_names_on_its_port(
+    server: LocalIssuerServer, host: str
+) -> None:
+    named = host.format(port=port_of(server)).encode()
+    request = b"GET /common/discovery/v2.0/keys HTTP/1.1\r\nHost: " + named + b"\r\n"
+    status, body = exchange(server, request + b"Connection: close\r\n\r\n")
+    assert status == 200
+    assert b'"keys"' in body
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["attacker.example:{port}", "attacker.example", "127.0.0.1", "127.0.0.1:1", "localhost.:{port}",
+     "[1:2]:{port}", "[127.0.0.1]:{port}", "app.localhost:{port}",
+     "127.0.0.1.nip.io:{port}", "localhost.attacker.example:{port}", "[::ffff:127.0.0.1]:{port}",
+     "0.0.0.0:{port}", "2130706433:{port}", "127.1:{port}", "10.0.0.1:{port}"],
+)  # fmt: skip
+def test_server_refuses_other_host_names_with_421(server: LocalIssuerServer, host: str) -> None:
+    """DNS rebinding: a page whose name now resolves to 127.0.0.1 sends its own name."""
+    named = host.format(port=port_of(server)).encode()
+    request = b"POST /_local/mint HTTP/1.1\r\nHost: " + named + b"\r\n"
+    request += b"Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    status, body = exchange(server, request)
+    assert status == 421
+    assert b"answers for localhost, 127.0.0.0/8 and [::1] on port" in body
+    assert server.issuer.requests == []  # nothing minted, nothing seen
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [b"", b"Host: 127.0.0.1:{port}\r\nHost: 127.0.0.1:{port}\r\n", b"Host: \r\n",
+     b"Host: bad host\r\n", b"Host: 127.0.0.1:\r\n", b"Host: 127.0.0.1:123456\r\n"],
+    ids=["none", "twice", "empty", "space", "no-port-digits", "long-port"],
+)  # fmt: skip
+def test_server_answers_a_missing_or_malformed_host_with_400(
+    server: LocalIssuerServer, headers: bytes
+) -> None:
+    named = headers.replace(b"{port}", str(port_of(server)).encode())
+    request = b"GET /common/v2.0/.well-known/openid-configuration HTTP/1.1\r\n" + named
+    status, body = exchange(server, request + b"Connection: close\r\n\r\n")
+    assert status == 400
+    assert b"Host" in body
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (b"http://attacker.example/", b"must be a path"),
+        (b"http://127.0.0.1:{port}/common/discovery/keys", b"must be a path"),
+        (b"*", b"must be a path"),
+        (b"/common/\x7f", b"not a valid path"),
+    ],
+)
+def test_server_answers_a_target_that_is_not_a_path_with_400(
+    server: LocalIssuerServer, target: bytes, message: bytes
+) -> None:
+    target = target.replace(b"{port}", str(port_of(server)).encode())
+    host = server.url.removeprefix("http://").encode()
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+    status, body = exchange(server, request)
+    assert status == 400
+    assert message in body
+
+
+def test_server_answers_every_request_target(server: LocalIssuerServer) -> None:
+    """No target drops the connection: each gets an HTTP answer, none a server error."""
+    host = server.url.removeprefix("http://")
+
+    @settings(max_examples=200, deadline=None)
+    @given(target=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7F), min_size=1))
+    def answered(target: str) -> None:
+        request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        status, _ = exchange(server, request.encode("ascii"))
+        assert 200 <= status < 500
+
+    answered()
+
+
+# A token request from Swagger UI on the API's origin, and a mint from the CLI (no browser).
+@pytest.mark.parametrize(
+    ("path", "origin", "fetch_site"),
+    [
+        ("/common/oauth2/v2.0/token", "http://127.0.0.1:8000", "same-site"),
+        ("/common/oauth2/v2.0/token", "http://localhost:8000", "cross-site"),
+        ("/_local/mint", None, None),
+        ("/_local/mint", "http://127.0.0.1:{port}", "same-origin"),
+        ("/_local/mint", "http://localhost:{port}", "same-site"),
+    ],
+)
+def test_server_accepts_changes_from_its_own_pages_and_registered_apps(
+    server: LocalIssuerServer, path: str, origin: str | None, fetch_site: str | None
+) -> None:
+    answer = post_from(server, path, origin, fetch_site)
+    if path == "/_local/mint":
+        assert answer.status_code == 200 and answer.json()["access_token"]
+    else:  # the issuer's own answer, readable by the app
+        assert answer.json()["error"] == "invalid_grant"
+        assert answer.headers["access-control-allow-origin"] == origin
+
+
+@pytest.mark.parametrize(
+    ("path", "origin", "fetch_site"),
+    [
+        ("/_local/mint", "https://attacker.example", "cross-site"),
+        ("/_local/mint", "null", "cross-site"),
+        ("/_local/mint", None, "cross-site"),
+        ("/_local/mint", "http://127.0.0.1:8000", "same-site"),  # a registered app mints not
+        ("/_local/mint", "https://127.0.0.1:{port}", "cross-site"),
+        ("/_local/mint", "http://127.0.0.1:{port}/path", "same-origin"),
+        ("/_local/mint", "127.0.0.1:{port}", "same-origin"),
+        ("/common/oauth2/v2.0/token", "https://attacker.example", "cross-site"),
+        ("/common/oauth2/v2.0/token", "http://127.0.0.1:9999", "same-site"),
+        ("/organizations/oauth2/v2.0/authorize", "https://attacker.example", "cross-site"),
+    ],
+)
+def test_server_refuses_changes_from_other_pages_with_403(
+    server: LocalIssuerServer, path: str, origin: str | None, fetch_site: str | None
+) -> None:
+    answer = post_from(server, path, origin, fetch_site)
+    assert answer.status_code == 403
+    assert "The local issuer refuses" in answer.text
+    assert "access-control-allow-origin" not in answer.headers
+    assert server.issuer.requests == []
+
+
+def test_server_answers_reads_from_any_page(server: LocalIssuerServer) -> None:
+    """Reads change nothing, and without CORS another page cannot read the answer."""
+    headers = {"Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site"}
+    answer = httpx.get(f"{server.url}/common/discovery/v2.0/keys", headers=headers)
+    assert answer.status_code == 200
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def post_from(
+    server: LocalIssuerServer, path: str, origin: str | None, fetch_site: str | None
+) -> httpx.Response:
+    """A POST as a browser page at `origin` makes it (`None`: no browser page at all)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if origin is not None:
+        headers["Origin"] = origin.format(port=port_of(server))
+    if fetch_site is not None:
+        headers["Sec-Fetch-Site"] = fetch_site
+    grant = {
+        "grant_type": "authorization_code",
+        "client_id": "spa",
+        "code": "x",
+        "redirect_uri": "http://127.0.0.1:8000/docs/oauth2-redirect",
+        "code_verifier": "y",
+    }
+    body = b"{}" if path == "/_local/mint" else urlencode(grant).encode()
+    return httpx.post(f"{server.url}{path}", content=body, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,16 +16,17 @@ from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.types import Message, Scope
 from starlette.websockets import WebSocket
 
 from aad_guard import AADGuardMiddleware, Principal, TokenValidator
+from aad_guard._exclusions import Exclusions
 from aad_guard.errors import AADGuardError, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
-from tests.helpers import bearer, run_concurrently
+from tests.helpers import bearer, run_concurrently, run_uvicorn
 
 pytestmark = pytest.mark.anyio
 
@@ -230,6 +232,127 @@ async def test_excluded_paths_and_their_subpaths_need_no_token(validator: TokenV
         assert (await c.get("/healthz")).status_code == 401
 
 
+@pytest.mark.parametrize("entry", ["/", "", "//", "///"])
+def test_an_exclusion_covering_the_whole_app_is_a_configuration_error(entry: str) -> None:
+    with pytest.raises(ValueError, match="would exclude every path"):
+        Exclusions([entry])
+
+
+@pytest.mark.parametrize(
+    ("entries", "error"),
+    [
+        ("/health", TypeError),
+        ([b"/health"], TypeError),
+        (["health"], ValueError),
+        (["/a//b"], ValueError),
+        (["/a/./b"], ValueError),
+        (["/a/.."], ValueError),
+    ],
+    ids=repr,
+)
+def test_exclusions_must_be_normalized_paths(entries: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="exclude_paths"):
+        Exclusions(entries)
+
+
+@pytest.mark.parametrize(
+    ("path", "covered"),
+    [
+        ("/health", True),
+        ("/health/", True),
+        ("/health/live", True),
+        ("/healthz", False),
+        ("/healt", False),
+        ("/", False),
+        ("//health", False),
+        ("/x/health", False),
+        ("/health/../admin", False),
+        ("/health/./live", False),
+        ("/Health", False),
+    ],
+)
+def test_exclusions_match_whole_segments(path: str, covered: bool) -> None:
+    assert Exclusions(["/health/"]).cover({"type": "http", "path": path}) is covered
+
+
+@pytest.mark.parametrize(
+    ("root_path", "path", "covered"),
+    [
+        ("/api", "/api/health", True),
+        ("/api", "/api/health/live", True),
+        ("/api", "/api", False),
+        ("/api", "/apihealth", False),
+        ("/api", "/api/api/health", False),
+        ("/api", "/health", True),  # outside the root path: taken as it is, as Starlette does
+    ],
+)
+def test_exclusions_match_the_path_without_the_root_path(
+    root_path: str, path: str, covered: bool
+) -> None:
+    scope = {"type": "http", "path": path, "root_path": root_path}
+    assert Exclusions(["/health"]).cover(scope) is covered
+
+
+@given(st.lists(st.text(alphabet="/.ah", max_size=6), max_size=3), st.text(alphabet="/.ah"))
+def test_no_accepted_exclusion_covers_the_root_or_escapes_its_prefix(
+    entries: list[str], path: str
+) -> None:
+    try:
+        exclusions = Exclusions(entries)
+    except ValueError:
+        return
+    assert not exclusions.cover({"type": "http", "path": "/"})
+    assert not exclusions.cover({"type": "http", "path": ""})
+    if exclusions.cover({"type": "http", "path": path}):
+        segments = path.split("/")
+        assert "." not in segments and ".." not in segments
+        assert any(path == e.rstrip("/") or path.startswith(e.rstrip("/") + "/") for e in entries)
+
+
+async def test_exclusions_under_a_mount_name_the_paths_of_the_mounted_app(
+    validator: TokenValidator,
+) -> None:
+    inner = build(validator, exclude_paths=["/health"])
+    app = Starlette(routes=[Mount("/api", app=inner)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/api/health")).text == "ok"
+        assert (await c.get("/api/healthz")).status_code == 401
+        assert (await c.get("/api/me")).status_code == 401
+
+
+async def test_a_guard_around_a_mount_names_the_full_paths(validator: TokenValidator) -> None:
+    inner = Starlette(routes=[Route("/health", health), Route("/me", whoami)])
+    app = Starlette(routes=[Mount("/api", app=inner)])
+    app.add_middleware(AADGuardMiddleware, validator=validator, exclude_paths=["/api/health"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/api/health")).text == "ok"
+        assert (await c.get("/api/me")).status_code == 401
+
+
+def test_exclusions_under_uvicorns_root_path_name_the_paths_of_the_app(tmp_path: Path) -> None:
+    """uvicorn prefixes `path` with `--root-path`; routes and exclusions both match without it."""
+    (tmp_path / "app.py").write_text(
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import PlainTextResponse\n"
+        "from starlette.routing import Route\n"
+        "from aad_guard import AADGuardMiddleware\n"
+        "async def health(request):\n"
+        "    return PlainTextResponse(request.scope['path'])\n"
+        "app = Starlette(routes=[Route('/health', health)])\n"
+        "app.add_middleware(AADGuardMiddleware, client_id='api', exclude_paths=['/health'])\n",
+        encoding="utf-8",
+    )
+    returncode, output, answers = run_uvicorn(
+        tmp_path, "--root-path", "/api", get=["/health", "/api/health", "/healthz"]
+    )
+    assert returncode == 0, output
+    assert [(a.status_code, a.text if a.status_code == 200 else "") for a in answers] == [
+        (200, "/api/health"),
+        (401, ""),
+        (401, ""),
+    ]
+
+
 async def test_requirement_errors_on_excluded_paths_are_answered_not_500(
     validator: TokenValidator,
 ) -> None:
@@ -290,7 +413,13 @@ async def test_each_refusal_is_logged_once_with_reason_tenant_and_kid(
 
 @pytest.mark.parametrize(
     ("path", "kid"),
-    [("/me", "k\nINFO aad_guard accepted GET /admin"), ("/me\r\nforged", "k"), ("/me", "k\x00")],
+    [
+        ("/me", "k\nINFO aad_guard accepted GET /admin"),
+        ("/me\r\nforged", "k"),
+        ("/me", "k\x00"),
+        ("/me", "k\x1b[2J\x1b]0;pwned\x07"),
+        ("/me", "k\u202egnp.exe"),
+    ],
 )
 async def test_log_lines_cannot_be_forged_with_control_characters(
     path: str,
@@ -306,16 +435,48 @@ async def test_log_lines_cannot_be_forged_with_control_characters(
         with caplog.at_level(logging.INFO, logger="aad_guard"):
             await c.get(path.replace("\r", "%0D").replace("\n", "%0A"), headers=bearer(token))
     (record,) = [r for r in caplog.records if r.name == "aad_guard" and r.levelno == logging.INFO]
-    assert record.getMessage().isprintable()
-    assert record.__dict__["aad_guard_kid"] == kid  # structured fields keep the value as sent
+    fields = [record.getMessage()] + [
+        value for name, value in vars(record).items() if name.startswith("aad_guard_")
+    ]
+    for field in fields:
+        assert str(field).isascii() and str(field).isprintable(), field
+    # The escaped form still tells what was sent.
+    assert record.__dict__["aad_guard_kid"] == kid.encode("unicode_escape").decode("ascii")
 
 
-def test_validator_or_its_options_but_not_both() -> None:
-    validator = TokenValidator(client_id="x")
-    with pytest.raises(TypeError, match="either"):
-        AADGuardMiddleware(health, validator=validator, client_id="x")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="tenant"):
-        AADGuardMiddleware(health, client_id="x", tenant="not a tenant")  # type: ignore[arg-type]
+async def test_a_refusal_reaches_a_utf8_log_file_whatever_the_kid_holds(
+    validator: TokenValidator, issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    """A lone surrogate cannot be encoded in UTF-8: the record would be lost, not written."""
+    log_file = tmp_path / "aad_guard.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter(
+            "%(levelname)s %(message)s | reason=%(aad_guard_reason)s "
+            "tenant=%(aad_guard_tenant_id)s kid=%(aad_guard_kid)s status=%(aad_guard_status)s"
+        )
+    )
+    logger = logging.getLogger("aad_guard")
+    logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    kid = "k\ud800\x1b[2J\nINFO aad_guard accepted GET /admin"
+    try:
+        transport = httpx.ASGITransport(app=build(validator))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
+            response = await c.get("/me", headers=bearer(issuer.token(headers={"kid": kid})))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        handler.close()
+    assert response.status_code == 401
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert lines == [
+        "INFO aad_guard refused GET /me: unknown_kid "
+        f"(tenant={issuer.tenant_id}, kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin)"
+        f" | reason=unknown_kid tenant={issuer.tenant_id} "
+        "kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin status=401"
+    ]
 
 
 # -- concurrency and hostile headers ------------------------------------------------------

@@ -8,12 +8,18 @@ from collections.abc import Iterator
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aad_guard import Principal, TokenValidator
+from aad_guard._jose import b64url_decode
 from aad_guard._middleware import bearer_token
-from aad_guard.errors import AADGuardError
+from aad_guard.errors import (
+    AADGuardError,
+    InvalidClaimError,
+    NoScopesOrRolesError,
+    NotAnAccessTokenError,
+)
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
 from tests.helpers import b64
@@ -79,6 +85,72 @@ def test_signed_tokens_with_any_claim_values_pass_or_fail_cleanly(
     result = outcome(portal, validator, issuer.token(claims=claims, remove=removed))
     assert isinstance(result, Principal | AADGuardError)
     assert {request.url.host for request in issuer.requests} <= {issuer_host(issuer)}
+
+
+# The claims that make a Principal, and the JSON type each must have (Entra reference).
+STRING_CLAIMS = ["scp", "idtyp", "oid", "sub", "name", "preferred_username", "upn", "unique_name"]
+CLIENT_CLAIMS = {"1.0": "appid", "2.0": "azp"}
+principal_claims = st.sampled_from([*STRING_CLAIMS, "roles", "azp", "appid"])
+
+
+def has_its_type(name: str, value: object) -> bool:
+    if name == "roles":
+        return isinstance(value, list) and all(isinstance(role, str) for role in value)
+    return isinstance(value, str)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(principal_claims, json_values, max_size=4),
+    st.sets(principal_claims, max_size=3),
+    st.sampled_from(["1.0", "2.0"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_principal_never_rests_on_a_claim_of_the_wrong_type(
+    portal: BlockingPortal,
+    setup: tuple[LocalIssuer, TokenValidator],
+    claims: dict[str, object],
+    removed: set[str],
+    version: str,
+    accept_id_tokens: bool,
+    allow_acl_tokens: bool,
+) -> None:
+    """Any value, `null` included, of a claim a Principal is made of: typed, or refused."""
+    assume("Infinity" not in json.dumps(claims))  # not JSON: refused before any claim is read
+    issuer, _ = setup
+    client = issuer.client()
+    validator = TokenValidator(
+        client_id=issuer.client_id,
+        clock=issuer.clock,
+        http_client=client,
+        accept_id_tokens=accept_id_tokens,
+        allow_acl_tokens=allow_acl_tokens,
+    )
+    token = issuer.token(version=version, claims=claims, remove=removed)  # type: ignore[arg-type]
+    payload = json.loads(b64url_decode(token.split(".")[1]))
+    client_claim = CLIENT_CLAIMS[version]
+    read = [*STRING_CLAIMS, "roles", client_claim]
+    wrong = {name for name in read if name in payload and not has_its_type(name, payload[name])}
+
+    result = outcome(portal, validator, token)
+    portal.call(client.aclose)
+
+    if wrong:
+        assert isinstance(result, InvalidClaimError)
+        assert result.claim in wrong
+        return
+    assert isinstance(result, Principal | NotAnAccessTokenError | NoScopesOrRolesError)
+    if isinstance(result, Principal):
+        scp = payload.get("scp")
+        assert result.scopes == frozenset(scp.split() if isinstance(scp, str) else ())
+        assert result.roles == frozenset(payload.get("roles", ()))
+        assert result.client_id == payload.get(client_claim)
+        assert result.is_app == (
+            "scp" not in payload
+            and payload.get("idtyp", "app") == "app"
+            and client_claim in payload
+        )
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])

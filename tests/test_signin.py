@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -14,7 +15,13 @@ import httpx
 import pytest
 
 from aad_guard import TokenValidator
-from aad_guard.testing import MSA_TENANT_ID, OTHER_TENANT_ID, LocalIssuer, LocalIssuerServer
+from aad_guard.testing import (
+    MSA_TENANT_ID,
+    OTHER_TENANT_ID,
+    LocalIssuer,
+    LocalIssuerServer,
+    LocalUser,
+)
 from tests.conftest import FakeClock, MakeValidator
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +38,13 @@ def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(32)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def csrf_token(page: httpx.Response) -> str:
+    """The CSRF token of a sign-in page's form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match is not None, page.text
+    return match[1]
 
 
 def answer_params(response: httpx.Response) -> dict[str, str]:
@@ -64,9 +78,18 @@ class Flow:
         return await self.http.get(self.url("authorize", tenant), params={**self.params, **changes})
 
     async def consent(
-        self, user: str = "work", tenant: str = "organizations", **changes: str
+        self,
+        user: str = "work",
+        tenant: str = "organizations",
+        decision: str = "accept",
+        **changes: str,
     ) -> httpx.Response:
-        form = {**self.params, "user": user, "decision": "accept", **changes}
+        """Open the sign-in page for the request with `changes`, then answer its form."""
+        page = await self.page(tenant, **changes)
+        assert page.status_code == 200, page.text
+        return await self.post(tenant, csrf_token=csrf_token(page), user=user, decision=decision)
+
+    async def post(self, tenant: str = "organizations", **form: str) -> httpx.Response:
         return await self.http.post(self.url("authorize", tenant), data=form)
 
     async def code(self, user: str = "work", tenant: str = "organizations") -> str:
@@ -234,10 +257,12 @@ async def test_sign_in_page_offers_the_tenants_accounts_and_the_scopes(flow: Flo
     assert "Other User" in other.text and "Local User" not in other.text
 
 
-async def test_sign_in_page_escapes_what_it_echoes(flow: Flow) -> None:
-    page = await flow.page(state='"><script>alert(1)</script>')
+async def test_sign_in_page_escapes_what_it_echoes(flow: Flow, issuer: LocalIssuer) -> None:
+    issuer.users["work"] = LocalUser('"><script>alert(1)</script>', "x@contoso.example")
+    page = await flow.page(scope=f"api://{issuer.client_id}/<script>alert(2)")
     assert "<script>" not in page.text
-    assert "&quot;&gt;&lt;script&gt;" in page.text
+    assert "&quot;&gt;&lt;script&gt;alert(1)" in page.text
+    assert "&lt;script&gt;alert(2)" in page.text
 
 
 async def test_tenant_without_accounts_offers_none(flow: Flow) -> None:
@@ -257,10 +282,10 @@ async def test_tenant_without_accounts_offers_none(flow: Flow) -> None:
 async def test_unknown_client_or_redirect_uri_is_shown_never_redirected(
     flow: Flow, changes: dict[str, str], message: str
 ) -> None:
-    for answer in (await flow.page(**changes), await flow.consent(**changes)):
-        assert answer.status_code == 400
-        assert "location" not in answer.headers
-        assert message in html.unescape(answer.text)
+    answer = await flow.page(**changes)
+    assert answer.status_code == 400
+    assert "location" not in answer.headers
+    assert message in html.unescape(answer.text)
 
 
 async def test_unknown_tenant_or_method_or_bad_query_gets_an_error_page(flow: Flow) -> None:
@@ -294,12 +319,70 @@ async def test_unknown_tenant_or_method_or_bad_query_gets_an_error_page(flow: Fl
 async def test_bad_authorization_requests_are_answered_on_the_redirect(
     flow: Flow, changes: dict[str, str], error: str
 ) -> None:
-    for answer in (await flow.page(**changes), await flow.consent(**changes)):
-        assert answer.status_code == 302
-        assert answer.headers["location"].startswith(REDIRECT + "?")
-        params = answer_params(answer)
-        assert (params["error"], params["state"]) == (error, "xyz")
-        assert params["error_description"]
+    answer = await flow.page(**changes)
+    assert answer.status_code == 302
+    assert answer.headers["location"].startswith(REDIRECT + "?")
+    params = answer_params(answer)
+    assert (params["error"], params["state"]) == (error, "xyz")
+    assert params["error_description"]
+
+
+# -- the consent form's CSRF token -----------------------------------------------------------
+
+
+def assert_refused_form(answer: httpx.Response) -> None:
+    """Refused on a page of the issuer: nothing is sent to the application."""
+    assert answer.status_code == 403
+    assert "location" not in answer.headers
+    assert "Start the sign-in again" in answer.text
+
+
+async def test_consent_without_a_token_from_a_shown_page_is_refused(flow: Flow) -> None:
+    """A page elsewhere that posts the whole request gets no code: it never saw our form."""
+    forged = {**flow.params, "user": "admin", "decision": "accept"}
+    assert_refused_form(await flow.post(**forged))
+    assert_refused_form(await flow.post(**forged, csrf_token="guessed"))
+
+
+async def test_csrf_token_is_single_use(flow: Flow) -> None:
+    token = csrf_token(await flow.page())
+    first = await flow.post(csrf_token=token, user="work", decision="cancel")
+    assert answer_params(first)["error"] == "access_denied"
+    assert_refused_form(await flow.post(csrf_token=token, user="work", decision="accept"))
+
+
+async def test_csrf_token_expires_after_ten_minutes(flow: Flow, clock: FakeClock) -> None:
+    fresh, stale = csrf_token(await flow.page()), csrf_token(await flow.page())
+    clock.advance(599)
+    assert (await flow.post(csrf_token=fresh, user="work", decision="accept")).status_code == 302
+    clock.advance(1)
+    assert_refused_form(await flow.post(csrf_token=stale, user="work", decision="accept"))
+
+
+async def test_csrf_token_grants_what_its_page_asked_whatever_else_is_posted(
+    flow: Flow, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    token = csrf_token(await flow.page(scope=f"api://{issuer.client_id}/Tasks.Read"))
+    answer = await flow.post(
+        csrf_token=token,
+        user="work",
+        decision="accept",
+        redirect_uri="https://attacker.example/",
+        scope=f"api://{issuer.client_id}/Tasks.Delete",
+        state="changed",
+    )
+    assert answer.headers["location"].startswith(f"{REDIRECT}?code=")
+    assert answer_params(answer)["state"] == "xyz"
+    redeemed = await flow.redeem(answer_params(answer)["code"])
+    principal = await make_validator().validate(redeemed.json()["access_token"])
+    assert principal.scopes == {"Tasks.Read"}
+
+
+async def test_only_the_latest_thousand_pages_can_be_answered(flow: Flow) -> None:
+    oldest = csrf_token(await flow.page())
+    later = [csrf_token(await flow.page()) for _ in range(1000)]
+    assert_refused_form(await flow.post(csrf_token=oldest, user="work", decision="accept"))
+    assert (await flow.post(csrf_token=later[0], user="work", decision="accept")).status_code == 302
 
 
 async def test_declined_consent_is_access_denied(flow: Flow) -> None:
@@ -478,7 +561,9 @@ async def test_server_signs_in_over_loopback_http() -> None:
 def raw_answer(server: LocalIssuerServer, header: bytes) -> bytes:
     """The server's whole answer to a token request with `header`, sent as it is."""
     with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as raw:
-        raw.sendall(b"POST /common/oauth2/v2.0/token HTTP/1.0\r\n" + header + b"\r\n\r\n")
+        host = server.url.removeprefix("http://").encode()
+        request = b"POST /common/oauth2/v2.0/token HTTP/1.0\r\nHost: " + host + b"\r\n"
+        raw.sendall(request + header + b"\r\n\r\n")
         answer = b""
         while chunk := raw.recv(4096):  # until the server closes: it has finished
             answer += chunk

@@ -1,4 +1,4 @@
-"""TokenValidator through its public API: intake (rules 4-7) and claims (rules 16-21)."""
+"""TokenValidator through its public API: intake and claims (docs/design.md, rules 4-7, 16-21)."""
 
 from __future__ import annotations
 

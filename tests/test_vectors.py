@@ -1,9 +1,10 @@
 """Real-world conformance: Microsoft-issued tokens, Entra metadata and JOSE vectors.
 
-The material is in /work/shared/vectors (see its README.md); `tests/vectors.py` loads it. The
-identity provider is faked with `httpx.MockTransport` serving the real metadata documents and key
-sets, so nothing here touches the network. Every real token has expired, so tests that expect
-acceptance run the validator on a clock inside the token's lifetime.
+The material is in tests/data/vectors (its README.md says where each file comes from);
+`tests/vectors.py` loads it. The identity provider is faked with `httpx.MockTransport` serving
+the real metadata documents and key sets, so nothing here touches the network. Every real
+token has expired, so tests that expect acceptance run the validator on a clock inside the
+token's lifetime.
 """
 
 from __future__ import annotations

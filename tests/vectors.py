@@ -1,4 +1,4 @@
-"""Load the shared real-world test vectors and serve them from a fake Entra ID (no network)."""
+"""Load the real-world test vectors of tests/data/vectors and serve them from a fake Entra ID."""
 
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ __all__ = [
     "wycheproof_signature_cases",
 ]
 
-# The repository is /work/main and the shared material /work/shared: two levels up from here.
-VECTORS_DIR: Final = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+# Inside the repository (and the sdist), so a fresh clone runs the suite; README.md there says
+# where each file comes from.
+VECTORS_DIR: Final = Path(__file__).resolve().parent / "data" / "vectors"
 if not (VECTORS_DIR / "real_tokens.json").is_file():
     # Fail loudly: a missing vector directory must never turn into a silently empty test run.
-    raise RuntimeError(f"the shared test vectors are missing: expected them in {VECTORS_DIR}")
+    raise RuntimeError(f"the test vectors are missing: expected them in {VECTORS_DIR}")
 
 AUTHORITY: Final = "https://login.microsoftonline.com"
 MSA_TENANT_ID: Final = "9188040d-6c67-4c5b-b112-36a304b66dad"

@@ -21,13 +21,13 @@ import httpx
 import uvicorn
 
 from aad_guard.testing import (
-    DEFAULT_API_CLIENT_ID,
     DEFAULT_CALLER_CLIENT_ID,
     OTHER_TENANT_ID,
     LocalIssuer,
     LocalIssuerServer,
 )
-from examples.fastapi_api.app import Settings, create_app
+from examples.fastapi_api.service import create_app
+from examples.fastapi_api.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,18 @@ def _steps(issuer: LocalIssuer) -> list[Step]:
             403,
         ),
         Step(
-            "app-only token with the Tasks.Admin role",
+            "app-only token with the Tasks.Admin role, of the operator's tenant",
             "GET",
             "/admin/stats",
             issuer.token(app_only=True, roles=["Tasks.Admin"]),
             200,
+        ),
+        Step(
+            "Tasks.Admin given by a customer tenant: not the operator's",
+            "GET",
+            "/admin/stats",
+            issuer.token(app_only=True, roles=["Tasks.Admin"], tenant_id=OTHER_TENANT_ID),
+            403,
         ),
         Step(
             "personal Microsoft account; the API admits organizations only",
@@ -135,11 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     issuer_socket.close()  # the issuer server binds it again at once
     with LocalIssuerServer(port=issuer_port) as issuer_server:
         issuer = issuer_server.issuer
-        settings = Settings(
-            client_id=DEFAULT_API_CLIENT_ID,
-            authority=issuer_server.url,
-            swagger_client_id=DEFAULT_CALLER_CLIENT_ID,
-        )
+        # Asked for explicitly: the API trusts this issuer, which is on loopback.
+        settings = Settings.local(issuer_server.url)
         api_socket = _socket(args.port)
         api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
         register_swagger_ui(issuer, api_url)

@@ -91,7 +91,7 @@ def _require(scopes: Iterable[str], roles: Iterable[str]) -> Callable[..., Await
         _: None = Security(entra_scheme, scopes=announced_scopes),
     ) -> Principal:
         principal = _principal(request)
-        # Any of: one granted scope or role is enough (DESIGN.md rule 22); case-sensitive.
+        # Any of: one granted scope or role is enough (docs/design.md, rule 22); case-sensitive.
         if principal.scopes.intersection(wanted_scopes) or principal.roles.intersection(
             wanted_roles
         ):

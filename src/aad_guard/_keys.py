@@ -1,6 +1,6 @@
 """The key store: OpenID metadata and JWKS, cached with single flight, refresh and cooldown.
 
-One store serves one configuration (authority + tenant). Its rules (DESIGN.md, 8-15):
+One store serves one configuration (authority + tenant). Its rules (docs/design.md, rules 8-15):
 every fetch runs once for all callers and outside any request; the last good key set keeps
 serving through failures for up to `max_stale`; a failed fetch never replaces good data;
 retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown`.

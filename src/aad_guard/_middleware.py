@@ -6,7 +6,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Unpack
+from typing import Unpack, overload
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
@@ -14,7 +14,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._announce import EntraApp, announce
+from ._callables import check_signature
 from ._challenge import error_body, error_headers
+from ._exclusions import Exclusions
 from ._principal import Principal
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
@@ -34,6 +36,11 @@ logger = logging.getLogger("aad_guard")
 _B64TOKEN_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: .*)?")
 
+_MISCONFIGURED_BODY = (
+    b'{"error":"misconfigured","error_description":'
+    b'"The API\'s authentication is not configured correctly; its log says why."}'
+)
+
 ErrorHandler = Callable[[HTTPConnection, AADGuardError], Response | Awaitable[Response]]
 """`on_error(connection, error) -> Response`, sync or async: your own answer to a refusal."""
 
@@ -51,13 +58,23 @@ class AADGuardMiddleware:
         app: The ASGI app to protect.
         validator: The `TokenValidator` to use. Or pass its keyword arguments instead, and
             the middleware builds one and closes it at lifespan shutdown.
-        exclude_paths: Paths served without any check, with everything below them:
-            `"/health"` covers `/health` and `/health/live`, not `/healthz`.
+        exclude_paths: Paths served without any check, with everything below them, by
+            whole segments: `"/health"` covers `/health` and `/health/live`, not `/healthz`.
+            Paths are those the routes beside the middleware see (without a `Mount` prefix
+            or the server's `root_path`). `"/"` (or `""`, `"//"`) is refused: it would
+            unprotect the whole app.
         required: `False` lets requests without a token through as anonymous; a token that
             is present but invalid is still refused. Routes then decide. Default `True`.
         realm: The `realm` of the challenges, if any.
         on_error: `(connection, error) -> Response`, sync or async, to answer refusals
             yourself (HTTP only).
+
+    A bad setting (its own or the validator's) does not raise here, because Starlette and
+    FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
+    Instead the guard serves nothing: it fails the server's lifespan startup with the
+    setting's message (so `uvicorn` exits), and where no lifespan runs it answers every
+    request with 503 and logs the message as an error. To raise at import time instead, build
+    the `TokenValidator` yourself and pass it as `validator=`.
     """
 
     def __init__(
@@ -71,32 +88,45 @@ class AADGuardMiddleware:
         on_error: ErrorHandler | None = None,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
-        if validator is not None and validator_options:
-            raise TypeError("pass either validator= or the validator's keyword arguments")
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a collection of paths, not a string")
-        excluded = tuple(path.rstrip("/") for path in exclude_paths)
-        if not all(path.startswith("/") or path == "" for path in excluded):
-            raise ValueError("exclude_paths entries must start with '/'")
         self.app = app
         self._owns_validator = validator is None
-        self.validator = validator or TokenValidator(**validator_options)
-        self._excluded = excluded
         self._required = required
         self._realm = realm
         self._on_error = on_error
+        # Starlette builds its middleware at the first ASGI call, where uvicorn's default
+        # `--lifespan auto` swallows an exception and then answers 500 to every request; so
+        # a bad setting is kept and answered at startup instead (see _refuse_to_start).
+        self._configuration_error: TypeError | ValueError | None = None
+        try:
+            if validator is not None and validator_options:
+                raise TypeError("pass either validator= or the validator's keyword arguments")
+            self._excluded = Exclusions(exclude_paths)
+            if on_error is not None:
+                check_signature(
+                    "on_error",
+                    on_error,
+                    parameters=("connection", "error"),
+                    returns="Response, sync or async",
+                )
+            self.validator = validator or TokenValidator(**validator_options)
+        except (TypeError, ValueError) as error:
+            self._configuration_error = error
+            return
         announce(
             EntraApp(self.validator.authority, self.validator.tenant, self.validator.client_id)
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._configuration_error is not None:
+            await self._refuse_to_start(scope, receive, send, self._configuration_error)
+            return
         if scope["type"] == "lifespan":
             await self.app(scope, self._closing_at_shutdown(receive), send)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._excluded and self._is_excluded(scope["path"]):
+        if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
             return
@@ -143,9 +173,6 @@ class AADGuardMiddleware:
             self._log(scope, error)
             await self._refuse(scope, receive, send, error)
 
-    def _is_excluded(self, path: str) -> bool:
-        return any(path == prefix or path.startswith(prefix + "/") for prefix in self._excluded)
-
     def _bearer_header(self, scope: Scope) -> bytes | None:
         """The `Authorization` value if it names the Bearer scheme; `None` for anonymous.
 
@@ -171,18 +198,22 @@ class AADGuardMiddleware:
         return None
 
     def _log(self, scope: Scope, error: AADGuardError) -> None:
-        # The reason code, tenant id and key id: never the token or other claim values.
+        # The reason code, tenant id and key id: never the token or other claim values. What
+        # a client sent is escaped in the message and in the fields alike (CWE-117).
+        method = _printable(scope.get("method", "WEBSOCKET"))
+        path = _printable(scope["path"])
+        tenant_id, kid = _printable(error.tenant_id), _printable(error.kid)
         logger.info(
             "aad_guard refused %s %s: %s (tenant=%s, kid=%s)",
-            scope.get("method", "WEBSOCKET"),
-            _printable(scope["path"]),
+            method,
+            path,
             error.reason,
-            error.tenant_id,
-            _printable(error.kid),
+            tenant_id,
+            kid,
             extra={
                 "aad_guard_reason": error.reason,
-                "aad_guard_tenant_id": error.tenant_id,
-                "aad_guard_kid": error.kid,
+                "aad_guard_tenant_id": tenant_id,
+                "aad_guard_kid": kid,
                 "aad_guard_status": error.status_code,
             },
         )
@@ -202,6 +233,43 @@ class AADGuardMiddleware:
             response = Response(body, error.status_code, headers, "application/json")
         await response(scope, receive, send)
 
+    async def _refuse_to_start(
+        self, scope: Scope, receive: Receive, send: Send, error: TypeError | ValueError
+    ) -> None:
+        """Serve nothing: fail the server's startup, or answer 503 where it sent no lifespan."""
+        message = f"aad_guard is misconfigured: {error}"
+        if scope["type"] == "lifespan":
+            await receive()  # lifespan.startup, always the first message (ASGI lifespan spec)
+            await send({"type": "lifespan.startup.failed", "message": message})
+            # As Starlette's router does; a server then exits (uvicorn with code 3).
+            raise error
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        # 503, not 500: the code did not fail, this deployment is not ready. Health checks
+        # see it too (excluded paths are not served), and no client is told its token is bad.
+        logger.error(
+            "%s; answered %s %s with 503",
+            message,
+            _printable(scope.get("method", "WEBSOCKET")),
+            _printable(scope["path"]),
+            extra={"aad_guard_reason": "misconfigured", "aad_guard_status": 503},
+        )
+        if scope["type"] == "websocket":
+            # RFC 6455 §7.4.1: 1011, the server met a condition that kept it from serving.
+            await _refuse_websocket(
+                scope,
+                send,
+                503,
+                {},
+                _MISCONFIGURED_BODY,
+                close_code=1011,
+                close_reason="unavailable",
+            )
+            return
+        response = Response(_MISCONFIGURED_BODY, 503, media_type="application/json")
+        await response(scope, receive, send)
+
     def _closing_at_shutdown(self, receive: Receive) -> Receive:
         async def receive_and_close() -> Message:
             message = await receive()
@@ -212,9 +280,17 @@ class AADGuardMiddleware:
         return receive_and_close
 
 
+@overload
+def _printable(value: str) -> str: ...
+@overload
+def _printable(value: str | None) -> str | None: ...
 def _printable(value: str | None) -> str | None:
-    """`value` with control characters escaped, so a client cannot forge log lines (CWE-117)."""
-    if value is None or value.isprintable():
+    """`value` as printable ASCII, so that no client can forge log lines (CWE-117).
+
+    Control characters and terminal escapes cannot start a line or repaint a terminal, and a
+    lone surrogate or other non-ASCII text cannot make a handler's encoding fail.
+    """
+    if value is None or (value.isascii() and value.isprintable()):
         return value
     return value.encode("unicode_escape").decode("ascii")
 
@@ -236,7 +312,14 @@ def _set_anonymous(scope: Scope) -> None:
 
 
 async def _refuse_websocket(
-    scope: Scope, send: Send, status: int, headers: dict[str, str], body: bytes
+    scope: Scope,
+    send: Send,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    close_code: int = 1008,
+    close_reason: str = "unauthorized",
 ) -> None:
     """Refuse before `accept`: an HTTP answer where the server allows it, else close 1008."""
     if "websocket.http.response" in scope.get("extensions", {}):
@@ -249,5 +332,5 @@ async def _refuse_websocket(
         await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
         await send({"type": "websocket.http.response.body", "body": body})
         return
-    # RFC 6455 §7.4.1: 1008, policy violation.
-    await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+    # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
+    await send({"type": "websocket.close", "code": close_code, "reason": close_reason})

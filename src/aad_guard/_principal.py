@@ -8,7 +8,10 @@ from types import MappingProxyType
 
 from starlette.authentication import BaseUser
 
-__all__ = ["Principal"]
+__all__ = ["CLIENT_CLAIM", "Principal"]
+
+# The client application claim of each token version (Entra access-token reference).
+CLIENT_CLAIM = {"1.0": "appid", "2.0": "azp"}
 
 
 def _string(claims: Mapping[str, object], *names: str) -> str | None:
@@ -57,11 +60,13 @@ class Principal(BaseUser):
         scp = claims.get("scp")
         roles = claims.get("roles")
         exp = claims["exp"]
+        # Only the client claim of the token's version: a v2 token's `appid` names no one.
+        client_id = _string(claims, CLIENT_CLAIM.get(token_version, "azp"))
         return cls(
             tenant_id=str(claims["tid"]),
             object_id=_string(claims, "oid"),
             subject=_string(claims, "sub"),
-            client_id=_string(claims, "azp", "appid"),
+            client_id=client_id,
             name=_string(claims, "name"),
             username=_string(claims, "preferred_username", "upn", "unique_name"),
             scopes=frozenset(scp.split()) if isinstance(scp, str) else frozenset(),
@@ -70,9 +75,9 @@ class Principal(BaseUser):
             else frozenset(),
             # Entra reference: app-only tokens name a client but have no `scp`; `idtyp` says
             # so when present. An ID token (no client claim) is never an app.
-            is_app=scp is None
+            is_app="scp" not in claims
             and claims.get("idtyp", "app") == "app"
-            and _string(claims, "azp", "appid") is not None,
+            and client_id is not None,
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
             claims=MappingProxyType(dict(claims)),

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from jwt.algorithms import get_default_algorithms
 
 from . import _jose
+from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
 from ._keys import KeySnapshot, KeyStore, SigningKey
 from ._policy import (
@@ -22,7 +23,7 @@ from ._policy import (
     normalize_tenant,
     normalize_tenant_ids,
 )
-from ._principal import Principal
+from ._principal import CLIENT_CLAIM, Principal
 from ._token_cache import CachedToken, TokenCache
 from .errors import (
     InvalidAudienceError,
@@ -44,8 +45,17 @@ from .errors import (
 __all__ = ["TokenValidator", "ValidatorOptions"]
 
 _SUPPORTED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-# The client application claim of each token version (Entra access-token reference).
-_CLIENT_CLAIM = {"1.0": "appid", "2.0": "azp"}
+# The string claims the Principal reads besides `scp` and the client claim; each must be a
+# string when present (Entra access-token reference), so none is silently read as absent.
+_PRINCIPAL_STRING_CLAIMS = (
+    "oid",
+    "sub",
+    "idtyp",
+    "name",
+    "preferred_username",
+    "upn",
+    "unique_name",
+)
 
 
 def _duration(name: str, value: float, *, positive: bool = False) -> float:
@@ -80,6 +90,16 @@ def _strings(name: str, values: Iterable[str]) -> frozenset[str]:
     if not result or not all(isinstance(v, str) and v for v in result):
         raise ValueError(f"{name} must hold at least one non-empty string")
     return result
+
+
+def _optional_string(claims: Mapping[str, object], name: str) -> str | None:
+    """A string claim, or `None` when absent; any other value, `null` too, is refused."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if not isinstance(value, str):
+        raise InvalidClaimError(f"The token's {name!r} is not a string: {value!r}.", claim=name)
+    return value
 
 
 def _time_claim(claims: Mapping[str, object], name: str) -> float | None:
@@ -136,7 +156,8 @@ class TokenValidator:
             accounts) or `"common"` (both). Default `"organizations"`.
         allowed_tenants: Tenant ids that may call; narrows `tenant`. Default: no list.
         tenant_policy: A callable `(tenant_id, issuer, claims) -> bool`, sync or async, run
-            after the signature is verified; `True` admits. Default: none.
+            after the signature is verified; `True` admits. Called with three positional
+            arguments; a callable that cannot take them is refused here. Default: none.
         audiences: Accepted `aud` values. Default `{client_id, "api://" + client_id}`.
         authority: The cloud's sign-in origin. Default `https://login.microsoftonline.com`;
             `https://login.microsoftonline.us` (US Government), `https://login.chinacloudapi.cn`
@@ -207,11 +228,19 @@ class TokenValidator:
             raise TypeError(f"authority must be a string, not {type(authority).__name__}")
         if not client_id.strip():
             raise ValueError("client_id must be the API's application (client) id")
-        if tenant_policy is not None and not callable(tenant_policy):
-            raise TypeError("tenant_policy must be a callable (tenant_id, issuer, claims) -> bool")
-        if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning UNIX seconds")
-        origin = Origin.of(authority)
+        if tenant_policy is not None:
+            check_signature(
+                "tenant_policy",
+                tenant_policy,
+                parameters=("tenant_id", "issuer", "claims"),
+                returns="bool, sync or async",
+            )
+        if clock is not None:
+            check_signature("clock", clock, parameters=(), returns="float (UNIX seconds)")
+        try:
+            origin = Origin.of(authority)
+        except ValueError as exc:
+            raise ValueError(f"authority {exc}") from None
         parts = urlsplit(authority)
         if parts.path not in ("", "/") or parts.query:
             raise ValueError(f"authority {authority!r} must be an origin, without a path")
@@ -463,27 +492,27 @@ class TokenValidator:
 
     def _check_token_shape(self, claims: Mapping[str, object], version: str) -> None:
         """An access token names its client, and carries scopes or roles (rule 21)."""
-        scp, roles = claims.get("scp"), claims.get("roles")
-        if scp is not None and not isinstance(scp, str):
-            raise InvalidClaimError(f"The token's 'scp' is not a string: {scp!r}.", claim="scp")
-        if roles is not None and not (
+        # JSON `null` is a value of the wrong type, never an absent claim: `"scp": null`
+        # must not turn a user's token into an app-only one.
+        scp = _optional_string(claims, "scp")
+        has_roles = "roles" in claims
+        roles = claims.get("roles")
+        if has_roles and not (
             isinstance(roles, list) and all(isinstance(role, str) for role in roles)
         ):
             raise InvalidClaimError(
                 f"The token's 'roles' is not a list of strings: {roles!r}.", claim="roles"
             )
-        client_claim = _CLIENT_CLAIM[version]
-        client = claims.get(client_claim)
-        if client is not None and not isinstance(client, str):
-            raise InvalidClaimError(
-                f"The token's {client_claim!r} is not a string: {client!r}.", claim=client_claim
-            )
+        client_claim = CLIENT_CLAIM[version]
+        client = _optional_string(claims, client_claim)
+        for name in _PRINCIPAL_STRING_CLAIMS:
+            _optional_string(claims, name)
         if client is None and not self._accept_id_tokens:
             raise NotAnAccessTokenError(
                 f"The token has no {client_claim!r} claim: an ID token, not an access token. "
                 "Send an access token requested for this API's scope."
             )
-        if scp is None and roles is None and client is not None and not self._allow_acl_tokens:
+        if scp is None and not has_roles and client is not None and not self._allow_acl_tokens:
             raise NoScopesOrRolesError("The access token has neither 'scp' nor 'roles'.")
 
     @staticmethod

@@ -1,7 +1,7 @@
 """The attack corpus: hostile tokens and requests, each named, sourced and answered.
 
 Each `Attack` says how the request is forged, where the attack comes from, and the reason
-code the guard must refuse it with (DESIGN.md, "Behaviour rules"). The status and challenge
+code the guard must refuse it with (docs/design.md, "Behaviour rules"). The status and challenge
 follow from the reason (`expected_answer`). Sources:
 
 - RFC 8725 (JWT Best Current Practices), RFC 7515 (JWS), RFC 7516 (JWE), RFC 7519 (JWT),
@@ -61,7 +61,7 @@ class Attack:
 
 
 def expected_answer(reason: str) -> tuple[int, str | None]:
-    """The status and RFC 6750 `error` DESIGN.md prescribes for a refusal `reason`."""
+    """The status and RFC 6750 `error` docs/design.md prescribes for a refusal `reason`."""
     if reason in ("malformed_authorization", "duplicate_authorization"):
         return 400, "invalid_request"  # rule 3
     if reason == "missing_token":
@@ -79,6 +79,7 @@ RFC8725_2_8 = "RFC 8725 §2.8 cross-JWT confusion"
 RFC7519_NUMERIC = "RFC 7519 §2 NumericDate is a JSON number; RFC 8725 §3.4 validate inputs"
 ENTRA_ISSUER = "Entra token validation: iss must be the issuer of the token's tid"
 ENTRA_TID = "Entra access-token reference: tid is the tenant GUID, in lower case"
+ENTRA_CLAIM_TYPES = "Entra access-token reference: each claim has one JSON type; null is none"
 STORM_0558 = "Storm-0558 (MSRC, 2023): a key of one issuer must not sign for another"
 RFC6750_2_1 = "RFC 6750 §2.1 credentials = Bearer 1*SP b64token"
 
@@ -437,13 +438,13 @@ KID: list[Attack] = [
     ),
     Attack(
         "kid_257_characters",
-        "DESIGN rule 25: no unbounded work per request",
+        "docs/design.md, rule 25: no unbounded work per request",
         kid("k" * 257),
         "malformed_token",
     ),
     Attack(
         "kid_10000_characters",
-        "DESIGN rule 25: no unbounded work per request",
+        "docs/design.md, rule 25: no unbounded work per request",
         kid("k" * 10_000),
         "malformed_token",
     ),
@@ -468,7 +469,7 @@ KID: list[Attack] = [
     ),
     Attack(
         "no_kid_and_no_x5t",
-        "RFC 7515 §4.1.4; DESIGN rule 7",
+        "RFC 7515 §4.1.4; docs/design.md, rule 7",
         lambda f: f.token(headers={}),
         "missing_kid",
     ),
@@ -480,7 +481,7 @@ KID: list[Attack] = [
     ),
     Attack(
         "kid_and_x5t_disagree_signed_by_x5t_key",
-        "DESIGN rule 7: kid wins",
+        "docs/design.md, rule 7: kid wins",
         lambda f: f.token(
             key=f.issuer.keys[1], headers={"kid": f.kid, "x5t": f.issuer.keys[1].kid}
         ),
@@ -488,7 +489,7 @@ KID: list[Attack] = [
     ),
     Attack(
         "duplicate_kid_in_the_jwks",
-        "DESIGN rule 15: a kid two keys share names no key",
+        "docs/design.md, rule 15: a kid two keys share names no key",
         lambda f: f.token(),
         "unknown_kid",
         setup=_twin_kid,
@@ -885,33 +886,35 @@ ENCODING: list[Attack] = [
 SIZE: list[Attack] = [
     Attack(
         "token_one_past_32_kib",
-        "DESIGN rule 4",
+        "docs/design.md, rule 4",
         lambda f: f.token(claims={"pad": "x" * 32768}),
         "token_too_large",
     ),
     Attack(
         "token_of_one_mebibyte",
-        "DESIGN rule 4; RFC 8725 §2.9",
+        "docs/design.md, rule 4; RFC 8725 §2.9",
         lambda f: "A" * (1 << 20),
         "token_too_large",
     ),
-    Attack("header_of_40_kib", "DESIGN rule 4", header(pad="x" * 40_000), "token_too_large"),
-    Attack("many_dots", "DESIGN rule 25", lambda f: "." * 40_000, "token_too_large"),
+    Attack(
+        "header_of_40_kib", "docs/design.md, rule 4", header(pad="x" * 40_000), "token_too_large"
+    ),
+    Attack("many_dots", "docs/design.md, rule 25", lambda f: "." * 40_000, "token_too_large"),
     Attack(
         "payload_nested_5000_deep",
-        "DESIGN rule 25 (recursion)",
+        "docs/design.md, rule 25 (recursion)",
         lambda f: f.signed(f.head_text(), f'{{"x":{_deep(5000)}}}'),
         "malformed_token",
     ),
     Attack(
         "header_nested_5000_deep",
-        "DESIGN rule 25 (recursion)",
+        "docs/design.md, rule 25 (recursion)",
         lambda f: f.signed(f'{{"alg":"RS256","x":{_deep(5000)}}}', "{}"),
         "malformed_token",
     ),
     Attack(
         "fifty_authorization_headers",
-        "DESIGN rule 3",
+        "docs/design.md, rule 3",
         lambda f: Probe.authorization(*["Bearer " + f.token()] * 50),
         "duplicate_authorization",
     ),
@@ -925,7 +928,7 @@ TIME: list[Attack] = [
     Attack("exp_object", RFC7519_NUMERIC, claim("exp", {"$date": 9_999_999_999}), "invalid_claim"),
     Attack(
         "exp_missing",
-        "RFC 8725 §3.10; DESIGN rule 16",
+        "RFC 8725 §3.10; docs/design.md, rule 16",
         lambda f: f.token(remove=["exp"]),
         "missing_claim",
     ),
@@ -950,7 +953,7 @@ TIME: list[Attack] = [
     Attack("exp_integer_beyond_any_float", RFC7519_NUMERIC, claim("exp", 10**400), "invalid_claim"),
     Attack(
         "exp_just_past_the_skew",
-        "RFC 7519 §4.1.4; DESIGN rule 16",
+        "RFC 7519 §4.1.4; docs/design.md, rule 16",
         lambda f: f.token(issued_at=f.issuer.clock() - 4000, lifetime=3699),
         "token_expired",
     ),
@@ -963,7 +966,7 @@ TIME: list[Attack] = [
     ),
     Attack(
         "nbf_after_exp",
-        "DESIGN rule 16",
+        "docs/design.md, rule 16",
         lambda f: f.token(claims={"nbf": f.issuer.clock() + 200, "exp": f.issuer.clock() + 100}),
         "invalid_claim",
     ),
@@ -978,7 +981,7 @@ TIME: list[Attack] = [
 TYPES: list[Attack] = [
     Attack(
         "aud_two_values",
-        f"{RFC8725_3_9}; DESIGN rule 17",
+        f"{RFC8725_3_9}; docs/design.md, rule 17",
         lambda f: f.token(claims={"aud": [f.issuer.client_id, "api://other"]}),
         "invalid_audience",
     ),
@@ -1058,6 +1061,50 @@ TYPES: list[Attack] = [
         lambda f: f.token(version="1.0", claims={"appid": {}}),
         "invalid_claim",
     ),
+    # JSON `null` is a value of the wrong type, not an absent claim: `"scp": null` on a user's
+    # token must not make an app-only principal of it.
+    Attack("scp_null", ENTRA_CLAIM_TYPES, claim("scp", None), "invalid_claim"),
+    Attack(
+        "scp_null_beside_roles",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(roles=["Tasks.Read"], claims={"scp": None}),
+        "invalid_claim",
+    ),
+    Attack(
+        "roles_null_app_only",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(app_only=True, claims={"roles": None}),
+        "invalid_claim",
+    ),
+    Attack("azp_null", ENTRA_CLAIM_TYPES, claim("azp", None), "invalid_claim"),
+    Attack(
+        "azp_null_where_id_tokens_are_accepted",
+        ENTRA_CLAIM_TYPES,
+        claim("azp", None),
+        "invalid_claim",
+        options={"accept_id_tokens": True},
+    ),
+    Attack(
+        "appid_null_v1",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(version="1.0", claims={"appid": None}),
+        "invalid_claim",
+    ),
+    Attack(
+        "idtyp_null_app_only",
+        ENTRA_CLAIM_TYPES,
+        lambda f: f.token(app_only=True, roles=["Tasks.Read"], claims={"idtyp": None}),
+        "invalid_claim",
+    ),
+    Attack("oid_null", ENTRA_CLAIM_TYPES, claim("oid", None), "invalid_claim"),
+    Attack("oid_number", ENTRA_CLAIM_TYPES, claim("oid", 0), "invalid_claim"),
+    Attack("sub_null", ENTRA_CLAIM_TYPES, claim("sub", None), "invalid_claim"),
+    Attack(
+        "preferred_username_list",
+        ENTRA_CLAIM_TYPES,
+        claim("preferred_username", ["a", "b"]),
+        "invalid_claim",
+    ),
     Attack(
         "ver_number",
         "Entra access-token reference: ver is a string",
@@ -1070,7 +1117,9 @@ TYPES: list[Attack] = [
         claim("ver", ["2.0"]),
         "version_mismatch",
     ),
-    Attack("ver_missing", "DESIGN rule 18", lambda f: f.token(remove=["ver"]), "missing_claim"),
+    Attack(
+        "ver_missing", "docs/design.md, rule 18", lambda f: f.token(remove=["ver"]), "missing_claim"
+    ),
 ]
 
 ISSUER: list[Attack] = [
@@ -1214,7 +1263,7 @@ ISSUER: list[Attack] = [
     ),
     Attack(
         "iss_attacker_host",
-        f"{ENTRA_ISSUER}; DESIGN rule 8 (no URL from the token)",
+        f"{ENTRA_ISSUER}; docs/design.md, rule 8 (no URL from the token)",
         iss("https://attacker.example/{tid}/v2.0"),
         "invalid_issuer",
     ),
@@ -1325,14 +1374,14 @@ KEYS: list[Attack] = [
     ),
     Attack(
         "key_with_use_enc",
-        "RFC 7517 §4.2; DESIGN rule 15",
+        "RFC 7517 §4.2; docs/design.md, rule 15",
         lambda f: f.token(),
         "unknown_kid",
         setup=lambda f: f.alter_jwk(f.kid, use="enc"),
     ),
     Attack(
         "key_with_key_ops_encrypt",
-        "RFC 7517 §4.3; DESIGN rule 15",
+        "RFC 7517 §4.3; docs/design.md, rule 15",
         lambda f: f.token(),
         "unknown_kid",
         setup=lambda f: f.alter_jwk(f.kid, key_ops=["encrypt"]),
@@ -1367,7 +1416,7 @@ KEYS: list[Attack] = [
     ),
     Attack(
         "key_kty_ec",
-        "DESIGN rule 15 (kty RSA only)",
+        "docs/design.md, rule 15 (kty RSA only)",
         lambda f: f.token(),
         "unknown_kid",
         setup=lambda f: f.alter_jwk(f.kid, kty="EC"),
@@ -1444,13 +1493,13 @@ KIND: list[Attack] = [
     ),
     Attack(
         "access_token_without_scp_or_roles",
-        "DESIGN rule 21",
+        "docs/design.md, rule 21",
         lambda f: f.token(scopes=None),
         "no_scopes_or_roles",
     ),
     Attack(
         "app_only_token_without_roles",
-        "DESIGN rule 21",
+        "docs/design.md, rule 21",
         lambda f: f.token(app_only=True),
         "no_scopes_or_roles",
     ),
@@ -1485,7 +1534,7 @@ REQUEST: list[Attack] = [
     ),
     Attack(
         "two_authorization_headers",
-        "RFC 6750 §2; DESIGN rule 3",
+        "RFC 6750 §2; docs/design.md, rule 3",
         lambda f: Probe.authorization("Bearer " + f.token(), "Bearer " + f.token()),
         "duplicate_authorization",
     ),
@@ -1539,13 +1588,13 @@ REQUEST: list[Attack] = [
     ),
     Attack(
         "token_in_query_string",
-        "RFC 6750 §2.3 (refused by design); DESIGN rule 1",
+        "RFC 6750 §2.3 (refused by design); docs/design.md, rule 1",
         lambda f: Probe(query=f"access_token={f.token()}"),
         "missing_token",
     ),
     Attack(
         "token_in_form_body",
-        "RFC 6750 §2.2 (refused by design); DESIGN rule 1",
+        "RFC 6750 §2.2 (refused by design); docs/design.md, rule 1",
         lambda f: Probe(
             ((b"content-type", b"application/x-www-form-urlencoded"),),
             body=f"access_token={f.token()}".encode(),
@@ -1555,25 +1604,25 @@ REQUEST: list[Attack] = [
     ),
     Attack(
         "token_in_cookie",
-        "DESIGN rule 1",
+        "docs/design.md, rule 1",
         lambda f: Probe(((b"cookie", f"access_token={f.token()}".encode()),)),
         "missing_token",
     ),
     Attack(
         "token_in_x_authorization",
-        "DESIGN rule 1",
+        "docs/design.md, rule 1",
         lambda f: Probe(((b"x-authorization", f"Bearer {f.token()}".encode()),)),
         "missing_token",
     ),
     Attack(
         "token_in_proxy_authorization",
-        "DESIGN rule 1",
+        "docs/design.md, rule 1",
         lambda f: Probe(((b"proxy-authorization", f"Bearer {f.token()}".encode()),)),
         "missing_token",
     ),
     Attack(
         "token_under_basic_scheme",
-        "RFC 9110 §11.6.2; DESIGN rule 1",
+        "RFC 9110 §11.6.2; docs/design.md, rule 1",
         bearer_text(lambda f: f"Basic {f.token()}"),
         "missing_token",
     ),

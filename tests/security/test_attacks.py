@@ -1,4 +1,4 @@
-"""The attack corpus through the ASGI app: every case refused as DESIGN.md prescribes."""
+"""The attack corpus through the ASGI app: every case refused as docs/design.md prescribes."""
 
 from __future__ import annotations
 
@@ -59,8 +59,13 @@ async def test_attack_is_refused_without_reaching_out(
     body = response.json()
     assert set(body) == {"error", "error_description"}
     assert body["error"] == (error or attack.reason)
-    # One log record per refusal, with no control character a client could forge lines with.
-    assert all(record.getMessage().isprintable() for record in caplog.records)
+    # One log record per refusal, whose message and fields are printable ASCII: no control
+    # character to forge lines with, nothing a handler's encoding could fail on.
+    for record in caplog.records:
+        fields = [record.getMessage()] + [
+            str(value) for name, value in vars(record).items() if name.startswith("aad_guard_")
+        ]
+        assert all(field.isascii() and field.isprintable() for field in fields), fields
     # Nothing of the token comes back, and nothing left for any host: not even the authority.
     assert not any(len(part) > 8 and part in response.text for part in str(forged).split("."))
     assert issuer.requests[fetched:] == []

@@ -26,7 +26,7 @@ from tests.security.guarded import build_app
 pytestmark = pytest.mark.anyio
 
 # What a minute of requests every second costs while fetches keep failing: attempts at
-# 0, 1, 3, 7, 15 and 31 s (backoff from 1 s, doubling; DESIGN rule 13).
+# 0, 1, 3, 7, 15 and 31 s (backoff from 1 s, doubling; docs/design.md, rule 13).
 BACKED_OFF = 6
 STEPS, STEP = 60, 1.0
 # A bound on waits that must not happen: only a request stuck behind a fetch would reach it.

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ._commands import UsageError, check, inspect, mint
+from ._terminal import Terminal, printable
 
 __all__ = ["main"]
 
@@ -32,15 +33,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.command is None or (options.command == "token" and options.action is None):
         parser.print_help(sys.stderr)
         return 2
+    # Everything printed passes through `Terminal`: a token's text is shown, never obeyed.
+    out = Terminal(sys.stdout)
     try:
         if options.action == "mint":
-            return mint(options, sys.stdout)
+            return mint(options, out)
         token = _read_token(options.token, sys.stdin)
         if options.action == "inspect":
-            return inspect(token, options, sys.stdout, now=time.time())
-        return check(token, options, sys.stdout, now=time.time())
+            return inspect(token, options, out, now=time.time())
+        return check(token, options, out, now=time.time())
     except UsageError as error:
-        parser.exit(2, f"aad-guard: error: {error}\n")
+        parser.exit(2, f"aad-guard: error: {printable(str(error))}\n")
     except BrokenPipeError:  # `aad-guard token inspect ... | head` stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -7,14 +7,14 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 import anyio
 import httpx
 
 from .._validator import ValidatorOptions
 from ._diagnosis import Diagnosis, diagnose
-from ._summary import TokenSummary, UnreadableTokenError, relative_time, summarize
+from ._summary import TokenSummary, UnreadableTokenError, is_quoted, summarize, when
+from ._terminal import Terminal
 
 __all__ = ["UsageError", "check", "inspect", "mint"]
 
@@ -29,7 +29,7 @@ class UsageError(Exception):
 # -- mint ------------------------------------------------------------------------------------
 
 
-def mint(options: argparse.Namespace, out: TextIO) -> int:
+def mint(options: argparse.Namespace, out: Terminal) -> int:
     """Ask the running local issuer for a token and print it."""
     body: dict[str, object] = {"version": f"{options.version}.0", "lifetime": options.lifetime}
     for name in ("tenant_id", "scopes", "roles", "audience", "client_id"):
@@ -47,21 +47,21 @@ def mint(options: argparse.Namespace, out: TextIO) -> int:
     try:
         response = httpx.post(url, json=body, timeout=10)
     except httpx.HTTPError as error:
-        print(
+        Terminal(sys.stderr).line(
             f"aad-guard: no local issuer answers at {options.issuer} ({error}). "
-            "Start one with `aad-guard issuer`.",
-            file=sys.stderr,
+            "Start one with `aad-guard issuer`."
         )
         return 1
     answer = _json_object(response)
-    if response.status_code != 200 or not isinstance(answer.get("access_token"), str):
+    token = answer.get("access_token")
+    if response.status_code != 200 or not isinstance(token, str):
         detail = answer.get("error_description") or f"HTTP {response.status_code}"
-        print(f"aad-guard: the local issuer refused: {detail}", file=sys.stderr)
+        Terminal(sys.stderr).line(f"aad-guard: the local issuer refused: {detail}")
         return 1
     if options.json:
-        _print_json(answer, out)
+        out.json(answer)
     else:
-        out.write(f"{answer['access_token']}\n")
+        out.line(token)
     return 0
 
 
@@ -87,27 +87,30 @@ def _json_object(response: httpx.Response) -> dict[str, object]:
 # -- inspect ---------------------------------------------------------------------------------
 
 
-def inspect(token: str, options: argparse.Namespace, out: TextIO, *, now: float) -> int:
+def inspect(token: str, options: argparse.Namespace, out: Terminal, *, now: float) -> int:
     """Print what the token says about itself; exit 1 when it cannot be read at all."""
     try:
         summary = summarize(token)
     except UnreadableTokenError as error:
-        print(f"aad-guard: cannot read the token: {error}", file=sys.stderr)
+        Terminal(sys.stderr).line(f"aad-guard: cannot read the token: {error}")
         return 1
     if options.json:
-        _print_json(summary.to_dict(now=now), out)
+        out.json(summary.to_dict(now=now))
         return 0
     _write_summary(summary, out, now=now)
-    out.write("\nHeader\n")
-    _print_json(summary.header, out)
-    out.write("Claims\n")
-    _print_json(summary.claims, out)
+    if is_quoted(token):
+        out.line("  Note        pasted with its quote marks, which are not part of the token")
+    out.line()
+    out.line("Header")
+    out.json(summary.header)
+    out.line("Claims")
+    out.json(summary.claims)
     return 0
 
 
-def _write_summary(summary: TokenSummary, out: TextIO, *, now: float) -> None:
+def _write_summary(summary: TokenSummary, out: Terminal, *, now: float) -> None:
     version = f"v{summary.version} " if summary.version else ""
-    out.write(f"A {version}{summary.kind} (read without verifying it)\n")
+    out.line(f"A {version}{summary.kind} (read without verifying it)")
     audience = summary.audience
     if summary.audience_name:
         audience = f"{audience} ({summary.audience_name})"
@@ -125,20 +128,13 @@ def _write_summary(summary: TokenSummary, out: TextIO, *, now: float) -> None:
     for label, name in (("Issued", "iat"), ("Not before", "nbf"), ("Expires", "exp")):
         at = summary.time(name)
         if at is not None:
-            rows.append((label, f"{relative_time(at, now)} ({_utc(at)})"))
+            rows.append((label, when(at, now)))
     for label, value in rows:
-        out.write(f"  {label:<11} {value if value is not None else '-'}\n")
+        out.line(f"  {label:<11} {value if value is not None else '-'}")
     if summary.is_graph_token:
-        out.write(
-            "  Note        a Microsoft Graph token: only Graph can validate it, never your API\n"
+        out.line(
+            "  Note        a Microsoft Graph token: only Graph can validate it, never your API"
         )
-
-
-def _utc(at: float) -> str:
-    try:
-        return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, ValueError, OSError):  # beyond the calendar's years
-        return "not a date"
 
 
 def _join(first: str | None, second: str | None) -> str | None:
@@ -154,7 +150,7 @@ def _text(value: object) -> str | None:
 # -- check -----------------------------------------------------------------------------------
 
 
-def check(token: str, options: argparse.Namespace, out: TextIO, *, now: float) -> int:
+def check(token: str, options: argparse.Namespace, out: Terminal, *, now: float) -> int:
     """Validate the token as the API would and explain each step: exit 0 valid, 1 invalid."""
     settings: ValidatorOptions = {
         "client_id": options.client_id,
@@ -178,7 +174,7 @@ def check(token: str, options: argparse.Namespace, out: TextIO, *, now: float) -
     if options.json:
         document = diagnosis.to_dict()
         document["token"] = summary.to_dict(now=now) if summary is not None else None
-        _print_json(document, out)
+        out.json(document)
     else:
         _write_diagnosis(diagnosis, summary, settings, out, now=now)
     return 0 if diagnosis.valid else 1
@@ -210,27 +206,30 @@ def _write_diagnosis(
     diagnosis: Diagnosis,
     summary: TokenSummary | None,
     settings: ValidatorOptions,
-    out: TextIO,
+    out: Terminal,
     *,
     now: float,
 ) -> None:
     if summary is not None:
         _write_summary(summary, out, now=now)
-    out.write(
-        f"\nChecked for API {settings['client_id']!r}, tenant {settings.get('tenant')!r}, "
-        f"authority {settings.get('authority')}\n"
+    out.line()
+    out.line(
+        f"Checked for API {settings['client_id']!r}, tenant {settings.get('tenant')!r}, "
+        f"authority {settings.get('authority')}"
     )
     for step in diagnosis.steps:
         line = f"  {_STATUS_MARK[step.status]}  {step.title}"
         if step.status == "fail":
             line = f"{line:<50} {step.reason}: {step.detail}"
-        out.write(line.rstrip() + "\n")
+        out.line(line.rstrip())
     verdict = "VALID" if diagnosis.valid else f"INVALID ({diagnosis.reason})"
-    out.write(f"\nResult: {verdict}\n")
+    out.line()
+    out.line(f"Result: {verdict}")
     if diagnosis.mistakes:
-        out.write("\nWhat went wrong:\n")
+        out.line()
+        out.line("What went wrong:")
         for mistake in diagnosis.mistakes:
-            out.write(f"  * [{mistake.code}] {mistake.message}\n")
+            out.line(f"  * [{mistake.code}] {mistake.message}")
 
 
 class _FetchOnce(httpx.AsyncBaseTransport):
@@ -285,8 +284,3 @@ def _jwks_file_transport(path: str, settings: ValidatorOptions) -> httpx.MockTra
         return httpx.Response(200, json=local.metadata(tenant, version=version))
 
     return httpx.MockTransport(answer)
-
-
-def _print_json(document: object, out: TextIO) -> None:
-    json.dump(document, out, indent=2, default=str)
-    out.write("\n")

@@ -8,21 +8,24 @@ comes from `TokenValidator` itself, with its reason codes.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .._policy import KEYWORDS, MSA_TENANT_ID
+from .._policy import KEYWORDS
 from .._validator import TokenValidator, ValidatorOptions
 from ..errors import AADGuardError, InvalidClaimError, MissingClaimError
-from ._summary import TokenSummary, relative_time
+from ._mistakes import Findings, Mistake, is_v1_issuer, name_mistakes
+from ._summary import TokenSummary, when
 
 __all__ = ["STEPS", "Diagnosis", "Mistake", "Step", "diagnose"]
 
 Status = Literal["pass", "fail", "not checked"]
 
-# The validator's checks in the order it runs them (DESIGN.md, behaviour rules).
+# The validator's checks in the order it runs them (docs/design.md, behaviour rules).
 STEPS = {
     "format": "Token format and header",
     "lifetime": "Lifetime (exp, nbf)",
@@ -79,14 +82,6 @@ class Step:
     detail: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Mistake:
-    """A usual mistake recognised in a refused token, named in plain words."""
-
-    code: str
-    message: str
-
-
 @dataclass(slots=True)
 class Diagnosis:
     """The validator's verdict on a token, each step explained."""
@@ -118,28 +113,34 @@ async def diagnose(
     # The issuer of another tenant fails the issuer check; admitting every tenant tells.
     other_tenant = False
     current: dict[str, object] = dict(options)
-    for _ in range(len(STEPS)):
-        try:
-            async with TokenValidator(**current) as validator:  # type: ignore[arg-type]
-                await validator.validate(token)
-        except AADGuardError as error:
-            first = first or error
-            step, position = _locate(error)
-            failures.setdefault(step, error)
-            relaxed = _relax(error, summary, current)
-            if relaxed is None or relaxed == current:
-                stopped_at = position
-                other_tenant = other_tenant and step != "issuer"
+    with _fetch_failures() as fetch_failures:
+        for _ in range(len(STEPS)):
+            try:
+                async with TokenValidator(**current) as validator:  # type: ignore[arg-type]
+                    await validator.validate(token)
+            except AADGuardError as error:
+                first = first or error
+                step, position = _locate(error)
+                failures.setdefault(step, error)
+                relaxed = _relax(error, summary, current)
+                if relaxed is None or relaxed == current:
+                    stopped_at = position
+                    other_tenant = other_tenant and step != "issuer"
+                    break
+                other_tenant = other_tenant or (
+                    step == "issuer" and relaxed.get("tenant") == "common"
+                )
+                current = relaxed
+            else:
                 break
-            other_tenant = other_tenant or (step == "issuer" and relaxed.get("tenant") == "common")
-            current = relaxed
-        else:
-            break
+    details = {
+        step: _detail(error, summary, options, fetch_failures, now=now)
+        for step, error in failures.items()
+    }
     steps = []
     for name, title in STEPS.items():
         if name in failures:
-            failure = failures[name]
-            steps.append(Step(name, title, "fail", failure.reason, failure.message))
+            steps.append(Step(name, title, "fail", failures[name].reason, details[name]))
         elif name == "tenant" and other_tenant:
             detail = "The issuer check refused the token's tenant: it is not the configured one."
             steps.append(Step(name, title, "fail", failures["issuer"].reason, detail))
@@ -147,8 +148,74 @@ async def diagnose(
             steps.append(Step(name, title, "pass"))
         else:
             steps.append(Step(name, title, "not checked"))
-    mistakes = _mistakes(failures, summary, options, other_tenant=other_tenant, now=now)
-    return Diagnosis(first is None, first.reason if first else None, steps, mistakes)
+    if first is None:
+        return Diagnosis(True, None, steps)
+    findings = Findings(
+        token=token,
+        first=first,
+        first_step=next(iter(failures)),  # the first failure is recorded first
+        failures=failures,
+        details=details,
+        summary=summary,
+        options=options,
+        other_tenant=other_tenant,
+        now=now,
+    )
+    return Diagnosis(False, first.reason, steps, name_mistakes(findings))
+
+
+@contextmanager
+def _fetch_failures() -> Iterator[list[str]]:
+    """Collect the key store's log records while the check runs, for its report.
+
+    The key store logs a failed fetch for a server's operator ("retrying in 1 s"). In the
+    command the report names the failure itself; left to logging's last-resort handler, the
+    record would be a stray line on stderr, apart from the report it belongs to.
+    """
+    logger = logging.getLogger("aad_guard")
+    collected: list[str] = []
+    handler = _Collector(collected)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield collected
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class _Collector(logging.Handler):
+    def __init__(self, collected: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self._collected = collected
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The key store's message is "... signing keys (%s); retrying in %.0f s": the fetch
+        # error is its first argument. The command does not retry, so only that is kept.
+        args = record.args if isinstance(record.args, tuple) else ()
+        self._collected.append(str(args[0]) if args else record.getMessage())
+
+
+def _detail(
+    error: AADGuardError,
+    summary: TokenSummary | None,
+    options: ValidatorOptions,
+    fetch_failures: list[str],
+    *,
+    now: float,
+) -> str:
+    """The validator's message, with times as dates and fetch failures said precisely."""
+    skew = f"{options.get('clock_skew', 300):g} s of clock skew allowed"
+    exp = summary.time("exp") if summary is not None else None
+    nbf = summary.time("nbf") if summary is not None else None
+    if error.reason == "token_expired" and exp is not None:
+        return f"The token expired at {when(exp, now)}; {skew}."
+    if error.reason == "token_not_yet_valid" and nbf is not None:
+        return f"The token is valid from {when(nbf, now)}; {skew}."
+    if error.reason == "keys_unavailable" and fetch_failures:
+        return f"{error.message} {'; '.join(fetch_failures)}."
+    return error.message
 
 
 def _locate(error: AADGuardError) -> tuple[str, float]:
@@ -177,7 +244,7 @@ def _relax(
         audiences = options.get("audiences") or (client_id, f"api://{client_id}")
         return {**options, "audiences": {*audiences, summary.audience}}  # type: ignore[misc]
     if reason == "invalid_issuer":
-        if _is_v1_issuer(summary.issuer) and options.get("accept_v1_tokens") is False:
+        if is_v1_issuer(summary.issuer) and options.get("accept_v1_tokens") is False:
             return {**options, "accept_v1_tokens": True}
         if str(options.get("tenant", "organizations")).lower() not in KEYWORDS:
             return {**options, "tenant": "common", "allowed_tenants": None}
@@ -193,161 +260,3 @@ def _relax(
 
 def _fixed(moment: float) -> Callable[[], float]:
     return lambda: moment
-
-
-def _is_v1_issuer(issuer: str | None) -> bool:
-    return issuer is not None and not issuer.endswith("/v2.0")
-
-
-def _mistakes(
-    failures: dict[str, AADGuardError],
-    summary: TokenSummary | None,
-    options: ValidatorOptions,
-    *,
-    other_tenant: bool,
-    now: float,
-) -> list[Mistake]:
-    reasons = {error.reason for error in failures.values()}
-    if summary is None or not failures:
-        return []
-    client_id = options["client_id"]
-    audiences = sorted(options.get("audiences") or (client_id, f"api://{client_id}"))
-    ask_for = (
-        f"api://{client_id}/<scope> for a user, or api://{client_id}/.default for an app "
-        "(client credentials)"
-    )
-    found: list[Mistake] = []
-    if summary.is_graph_token:
-        found.append(
-            Mistake(
-                "graph_token",
-                f"This is a Microsoft Graph token (audience {summary.audience!r}; Graph puts a "
-                "'nonce' in the header that only Graph itself can check): it can never validate "
-                "for your API. The client asked for a Graph scope such as User.Read; it must ask "
-                f"for a scope of your API instead: {ask_for}.",
-            )
-        )
-    elif "invalid_audience" in reasons:
-        name = f", the audience of {summary.audience_name}" if summary.audience_name else ""
-        found.append(
-            Mistake(
-                "wrong_audience",
-                f"The token is addressed to {summary.audience!r}{name}; your API accepts "
-                f"{audiences}. The client requested a token for another resource; it must ask "
-                f"for a scope of your API: {ask_for}.",
-            )
-        )
-    if summary.kind == "ID token" or "not_an_access_token" in reasons:
-        found.append(
-            Mistake(
-                "id_token",
-                "This is an ID token: it tells the client app who signed in, and it is addressed "
-                f"to that app ({summary.audience!r}). APIs take access tokens. Send the "
-                "access_token of the token response, requested for a scope of your API, not its "
-                "id_token.",
-            )
-        )
-    version_mixup = _version_mixup(summary, reasons, options)
-    if version_mixup:
-        found.append(Mistake("version_mixup", version_mixup))
-    exp = summary.time("exp")
-    if "token_expired" in reasons and exp is not None:
-        found.append(
-            Mistake(
-                "expired",
-                f"The token expired {relative_time(exp, now)}. Access tokens live about an hour; "
-                "the client must get a new one (MSAL's acquire_token_silent does, from its "
-                "cache or with its refresh token). If it expired only just now, compare the "
-                "clocks of the client and this machine.",
-            )
-        )
-    nbf = summary.time("nbf")
-    if "token_not_yet_valid" in reasons and nbf is not None:
-        found.append(
-            Mistake(
-                "not_yet_valid",
-                f"The token is valid only from {relative_time(nbf, now)}: this machine's clock "
-                "is behind the issuer's by more than the allowed clock skew.",
-            )
-        )
-    if "tenant_not_allowed" in reasons or other_tenant:
-        found.append(
-            Mistake(
-                "tenant_refused",
-                f"The token comes from tenant {summary.tenant_id!r} "
-                f"({_account_words(summary)}); your configuration admits "
-                f"{_admitted(options)}.",
-            )
-        )
-    if "unknown_kid" in reasons:
-        found.append(
-            Mistake(
-                "unknown_key",
-                f"The token names key {summary.header.get('kid') or summary.header.get('x5t')!r}, "
-                "which the key set does not list: it was issued by another cloud or a local "
-                "issuer, by a key retired long ago, or for an app with custom signing keys "
-                "(try --custom-signing-keys).",
-            )
-        )
-    if "invalid_signature" in reasons:
-        found.append(
-            Mistake(
-                "bad_signature",
-                "The signature does not verify: the token was altered after it was issued, or it "
-                "was signed by someone else under a key id of the issuer.",
-            )
-        )
-    if "keys_unavailable" in reasons:
-        found.append(
-            Mistake(
-                "keys_unavailable",
-                f"The metadata or the keys could not be fetched ({failures['keys'].message}). "
-                "Check --authority and the network, or pass the key set with --jwks FILE.",
-            )
-        )
-    return found
-
-
-def _version_mixup(
-    summary: TokenSummary, reasons: set[str], options: ValidatorOptions
-) -> str | None:
-    client_id = options["client_id"]
-    explain = (
-        "The API's app registration decides which version Entra issues: "
-        "'requestedAccessTokenVersion' in its manifest (null or 1: v1, 2: v2). v1 tokens come "
-        f"from https://sts.windows.net/{{tid}}/ addressed to api://{client_id}; v2 tokens from "
-        f"https://login.microsoftonline.com/{{tid}}/v2.0 addressed to {client_id}."
-    )
-    if "version_mismatch" in reasons:
-        return f"The token's 'ver' does not match the form of its issuer. {explain}"
-    if (
-        "invalid_issuer" in reasons
-        and _is_v1_issuer(summary.issuer)
-        and options.get("accept_v1_tokens") is False
-    ):
-        return f"This is a v1 token and your API accepts only v2 tokens. {explain}"
-    if "invalid_audience" in reasons and summary.audience in (client_id, f"api://{client_id}"):
-        return (
-            f"The token is for your API, in its v{summary.version} form "
-            f"({summary.audience!r}), which your audiences leave out. {explain}"
-        )
-    return None
-
-
-def _account_words(summary: TokenSummary) -> str:
-    if summary.tenant_id == MSA_TENANT_ID:
-        return "a personal Microsoft account"
-    return "a work or school tenant"
-
-
-def _admitted(options: ValidatorOptions) -> str:
-    tenant = options.get("tenant", "organizations").lower()
-    words = {
-        "organizations": "any work or school tenant, no personal accounts",
-        "consumers": "personal Microsoft accounts only",
-        "common": "every tenant and personal accounts",
-    }.get(tenant, f"tenant {tenant!r} only")
-    allowed = options.get("allowed_tenants")
-    if allowed:
-        words += f", and of those only {sorted(allowed)}"
-    return words

@@ -7,11 +7,21 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from .._policy import MSA_TENANT_ID
 
-__all__ = ["GRAPH_AUDIENCES", "TokenSummary", "UnreadableTokenError", "relative_time", "summarize"]
+__all__ = [
+    "GRAPH_AUDIENCES",
+    "TokenSummary",
+    "is_quoted",
+    "UnreadableTokenError",
+    "relative_time",
+    "summarize",
+    "utc_time",
+    "when",
+]
 
 GRAPH_AUDIENCES = frozenset(
     {
@@ -34,6 +44,8 @@ _MICROSOFT_APIS = {
 }
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+# Quote marks a token is often pasted with: from JSON, a shell line, or a word processor.
+_QUOTES = "\"'`\u2018\u2019\u201c\u201d"
 
 Kind = Literal["access token", "ID token", "unknown"]
 Account = Literal["work or school", "personal", "app", "unknown"]
@@ -161,7 +173,7 @@ class TokenSummary:
             "scopes": self.scopes,
             "roles": self.roles,
             "times": {
-                name: {"at": value, "relative": relative_time(value, now)}
+                name: {"at": value, "utc": utc_time(value), "relative": relative_time(value, now)}
                 for name in ("iat", "nbf", "exp")
                 if (value := self.time(name)) is not None
             },
@@ -172,10 +184,12 @@ class TokenSummary:
 def summarize(token: str) -> TokenSummary:
     """Read a JWT's header and claims, leniently, without checking anything.
 
+    Quote marks around the token and a `Bearer ` prefix are left out.
+
     Raises:
         UnreadableTokenError: the text has no JSON-object header and payload to show.
     """
-    token = token.strip()
+    token = token.strip().strip(_QUOTES)
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     segments = token.split(".")
@@ -186,6 +200,12 @@ def summarize(token: str) -> TokenSummary:
     return TokenSummary(_segment(segments[0], "header"), _segment(segments[1], "payload"))
 
 
+def is_quoted(token: str) -> bool:
+    """Whether `token` was pasted with the quote marks around it."""
+    token = token.strip()
+    return token[:1] in _QUOTES or token[-1:] in _QUOTES
+
+
 def relative_time(at: float, now: float) -> str:
     """`in 55 minutes` or `3 hours ago`, rounded to the largest whole unit."""
     delta = at - now
@@ -194,6 +214,20 @@ def relative_time(at: float, now: float) -> str:
     count = int(seconds // size)
     text = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {text}" if delta >= 0 else f"{text} ago"
+
+
+def utc_time(at: float) -> str:
+    """`at` (UNIX seconds) in ISO 8601, UTC, to the second: `2026-12-01T22:32:31Z`."""
+    try:
+        moment = datetime.fromtimestamp(at, UTC)
+    except (OverflowError, ValueError, OSError):  # beyond the calendar's years
+        return "not a date"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def when(at: float, now: float) -> str:
+    """`2026-12-01T22:32:31Z (3 minutes ago)`: the moment, and how far it is from `now`."""
+    return f"{utc_time(at)} ({relative_time(at, now)})"
 
 
 def _segment(segment: str, name: str) -> dict[str, object]:

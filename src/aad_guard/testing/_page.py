@@ -18,7 +18,9 @@ _HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: a POST from such a page says `Origin: null` (the Fetch standard), and the
+    # loopback server trusts the origin of its own pages only.
+    "Referrer-Policy": "same-origin",
 }
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; background: #f2f2f2; margin: 0; }
@@ -61,7 +63,7 @@ def error_page(status: int, message: str) -> httpx.Response:
 def sign_in_page(
     *,
     action: str,
-    fields: Mapping[str, str],
+    csrf_token: str,
     users: Mapping[str, LocalUser],
     client_id: str,
     api: str,
@@ -71,16 +73,13 @@ def sign_in_page(
 
     Args:
         action: The path the form posts to.
-        fields: The authorization request's parameters, posted again as hidden fields.
+        csrf_token: Stands for the checked authorization request; the form posts it back.
         users: The accounts to offer, by form key; the first is selected.
         client_id: The application asking.
         api: The API's Application ID URI.
         scopes: The API's scopes asked for, by short name.
     """
-    hidden = "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-        for name, value in fields.items()
-    )
+    hidden = f'<input type="hidden" name="csrf_token" value="{escape(csrf_token)}">'
     accounts = "".join(
         f'<label class="account"><input type="radio" name="user" value="{escape(key)}"'
         f'{" checked" if index == 0 else ""}> <span class="who">{escape(user.name)}</span>'

@@ -11,6 +11,7 @@ from typing import Any, Self
 import anyio
 import httpx
 
+from ._gate import Refusal, cross_site_refusal, host_refusal
 from ._issuer import LocalIssuer
 
 __all__ = ["LocalIssuerServer"]
@@ -18,7 +19,7 @@ __all__ = ["LocalIssuerServer"]
 _MAX_BODY = 64 * 1024  # sign-in forms and token requests are small
 
 
-def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
+def _handler_for(issuer: LocalIssuer, port: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aad-guard-local-issuer"
 
@@ -32,7 +33,10 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             self._relay()
 
         def _relay(self) -> None:
-            url = f"{issuer.authority}{self.path}"
+            refusal = self._refusal()
+            if refusal is not None:
+                self._answer_plain(refusal)
+                return
             length = self.headers.get("Content-Length") or "0"
             if "Transfer-Encoding" in self.headers:  # bodies come with a length, or not at all
                 self.send_error(411)
@@ -42,6 +46,7 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(int(length))
             headers = dict(self.headers.items())
+            url = f"{issuer.authority}{self.path}"
             request = httpx.Request(self.command, url, headers=headers, content=body)
             try:
                 response = anyio.run(issuer.handle, request)
@@ -57,6 +62,37 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _refusal(self) -> Refusal | None:
+            """Why this request is not for the issuer: its target, its host or its page."""
+            # RFC 9112 §3.2.1: the issuer's URLs are paths; an absolute-form target (a proxy
+            # request) or `*` names no resource here.
+            if not self.path.startswith("/"):
+                return Refusal(400, "The request target must be a path, like /common/v2.0/...")
+            try:
+                httpx.URL(f"{issuer.authority}{self.path}")
+            except httpx.InvalidURL:
+                return Refusal(400, "The request target is not a valid path.")
+            refusal = host_refusal(self.headers.get_all("Host") or [], port)
+            if refusal is not None:
+                return refusal
+            return cross_site_refusal(
+                self.command,
+                self.headers.get("Origin"),
+                self.headers.get("Sec-Fetch-Site"),
+                port=port,
+                trusted=issuer.signin.trusted_origins(self.path.partition("?")[0]),
+            )
+
+        def _answer_plain(self, refusal: Refusal) -> None:
+            body = f"{refusal.message}\n".encode()
+            self.send_response(refusal.status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: the issuer counts requests itself
 
@@ -68,7 +104,8 @@ class LocalIssuerServer:
 
     The issuer's authority is the server's own origin, so a validator configured with
     `authority=server.url` fetches metadata and keys from it (plain HTTP is allowed to
-    loopback only).
+    loopback only). Web pages cannot drive it: it answers only a loopback `Host` with its
+    own port (so DNS rebinding reaches nothing) and refuses posts from other sites' pages.
 
     Args:
         host: The loopback address to bind. Default `127.0.0.1`.
@@ -87,8 +124,11 @@ class LocalIssuerServer:
         bound_host, bound_port = self._http.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self.issuer = (issuer or (lambda authority: LocalIssuer(authority=authority)))(self.url)
-        self._http.RequestHandlerClass = _handler_for(self.issuer)
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http.RequestHandlerClass = _handler_for(self.issuer, int(bound_port))
+        # `close` waits for the serving loop to notice: poll often, so that it returns at once.
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> Self:
         """Start serving in a daemon thread."""

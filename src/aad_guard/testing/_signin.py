@@ -40,18 +40,9 @@ _KEYWORDS = ("common", "organizations", "consumers")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest (RFC 7636 §4.2)
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-_AUTHORIZE_FIELDS = (
-    "client_id",
-    "response_type",
-    "redirect_uri",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "response_mode",
-    "nonce",
-)
 _TOKEN_LIFETIME = 3600
+_FORM_LIFETIME = 600.0  # seconds a sign-in page can be submitted: time to read and choose
+_MAX_PENDING = 1000  # sign-in pages awaiting an answer; the oldest are forgotten first
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +64,16 @@ class _Grant:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A sign-in page shown and not yet answered: what its form's CSRF token stands for."""
+
+    request: _Request
+    reply: Reply
+    tenant: str
+    expires_at: float
+
+
 class SignIn:
     """The authorize and token endpoints of one `LocalIssuer`, with its accounts and clients.
 
@@ -87,6 +88,7 @@ class SignIn:
         self.users = default_users()
         self.clients: dict[str, LocalClient] = {}
         self._codes: dict[str, _Grant] = {}
+        self._pending: dict[str, _Pending] = {}  # by CSRF token
         self._lock = threading.Lock()  # the loopback server answers from several threads
 
     @property
@@ -109,10 +111,11 @@ class SignIn:
         if request.method not in ("GET", "POST"):
             return error_page(405, "The authorize endpoint answers GET and POST only.")
         try:
-            raw = request.url.query if request.method == "GET" else request.content
-            params = form_params(raw)
+            params = form_params(request.url.query if request.method == "GET" else request.content)
         except OAuthError as exc:
             return error_page(400, exc.description)
+        if request.method == "POST":
+            return self._decide(params)
         resolved = self.issuer.resolve_tenant(tenant)
         if resolved is None:
             return error_page(400, f"There is no tenant {tenant!r} on this issuer.")
@@ -136,24 +139,52 @@ class SignIn:
         reply = Reply(redirect_uri, params.get("state"), params.get("response_mode") == "fragment")
         try:
             checked = self._authorization_request(params, client, resolved)
-            if request.method == "GET":
-                return sign_in_page(
-                    action=request.url.path,
-                    fields={name: params[name] for name in _AUTHORIZE_FIELDS if name in params},
-                    users=self._accounts_of(resolved),
-                    client_id=client.client_id,
-                    api=self.api,
-                    scopes=checked.scopes,
-                )
-            if params.get("decision") != "accept":
-                raise OAuthError("access_denied", "The user declined to consent.")
-            user = self._accounts_of(resolved).get(params.get("user", ""))
-            if user is None:
-                raise OAuthError("invalid_request", "No such account for this tenant.")
-            code = self._issue_code(checked, user)
         except OAuthError as exc:
             return reply.error(exc)
-        return reply.send(code=code)
+        return sign_in_page(
+            action=request.url.path,
+            csrf_token=self._remember(checked, reply, resolved),
+            users=self._accounts_of(resolved),
+            client_id=client.client_id,
+            api=self.api,
+            scopes=checked.scopes,
+        )
+
+    def _remember(self, request: _Request, reply: Reply, tenant: str) -> str:
+        """Keep a shown page's request until its form is posted; returns its CSRF token."""
+        now = self.issuer.clock()
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._pending = {t: p for t, p in self._pending.items() if p.expires_at > now}
+            while len(self._pending) >= _MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            self._pending[token] = _Pending(request, reply, tenant, now + _FORM_LIFETIME)
+        return token
+
+    def _decide(self, params: Mapping[str, str]) -> httpx.Response:
+        """The user's answer on a sign-in page this issuer showed, at most once per page.
+
+        The form's CSRF token stands for the checked request: what the page asked is what is
+        granted, whatever else the post carries, and a post no page of ours made is refused.
+        """
+        with self._lock:
+            pending = self._pending.pop(params.get("csrf_token", ""), None)
+        if pending is None or pending.expires_at <= self.issuer.clock():
+            return error_page(
+                403,
+                "This sign-in form was not shown by this issuer, was already answered, or has "
+                "expired. Start the sign-in again from the application.",
+            )
+        try:
+            if params.get("decision") != "accept":
+                raise OAuthError("access_denied", "The user declined to consent.")
+            user = self._accounts_of(pending.tenant).get(params.get("user", ""))
+            if user is None:
+                raise OAuthError("invalid_request", "No such account for this tenant.")
+            code = self._issue_code(pending.request, user)
+        except OAuthError as exc:
+            return pending.reply.error(exc)
+        return pending.reply.send(code=code)
 
     def _authorization_request(
         self, params: Mapping[str, str], client: LocalClient, tenant: str
@@ -358,10 +389,21 @@ class SignIn:
             )
         return tuple(dict.fromkeys(names))
 
+    def trusted_origins(self, path: str) -> frozenset[str]:
+        """The browser origins, besides the issuer's own, that may post to `path`.
+
+        At the token endpoint, those of registered redirect URIs, where single-page apps
+        redeem their codes (CORS, as Entra allows them); none anywhere else.
+        """
+        match = _ROUTE.fullmatch(path)
+        if match is None or match["endpoint"] != "token":
+            return frozenset()
+        return frozenset().union(*(client.origins for client in list(self.clients.values())))
+
     def _cors(self, request: httpx.Request) -> dict[str, str]:
         """CORS headers for an origin of a registered redirect URI, as Entra gives SPAs."""
         origin = request.headers.get("origin")
-        if origin is None or not any(origin in c.origins for c in self.clients.values()):
+        if origin is None or origin not in self.trusted_origins(request.url.path):
             return {}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
