@@ -2,9 +2,9 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-SOURCES := src tests bench examples
+SOURCES := src tests bench examples tools
 
-.PHONY: test lint typecheck pytest bench demo clean
+.PHONY: test test-oldest lint typecheck pytest bench demo clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -30,6 +30,11 @@ pytest: $(STAMP)
 	$(PYTHON) -m coverage combine --quiet
 	$(PYTHON) -m coverage report
 
+# The suite with every runtime dependency pinned to the floor pyproject.toml declares, on each
+# Python version it claims that this machine has (.venv-oldest/<version>); no coverage gate.
+test-oldest: $(STAMP)
+	tools/test_oldest.sh $(PYTHON)
+
 BENCH_STAMP := $(VENV)/.bench-stamp
 
 # The bench group (matplotlib) only here, so `make test` stays lean.
@@ -45,7 +50,7 @@ demo: $(STAMP)
 	$(PYTHON) -m examples.fastapi_api.demo
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-oldest .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
 .PHONY: fuzz soak
 

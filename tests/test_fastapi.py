@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from aad_guard import (
     AADGuardMiddleware,
@@ -190,6 +193,29 @@ async def test_openapi_declares_the_tenants_authorization_code_flow(
     assert flow["tokenUrl"] == f"{base}/token"
     assert flow["scopes"][f"api://{validator.client_id}/Tasks.Read"] == "Tasks.Read"
     assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": ["Tasks.Read"]}]
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., object]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+async def test_dependencies_resolve_their_annotations_where_older_fastapi_looks(
+    validator: TokenValidator,
+) -> None:
+    # FastAPI before 0.123.7 evaluates a string annotation only in `call.__globals__` (an
+    # object with `__call__` has none), and turns what it cannot resolve into a required
+    # query parameter: every protected route then answered 422 with a valid token.
+    routes = [route for route in build(validator).routes if isinstance(route, APIRoute)]
+    calls = {id(call): call for route in routes for call in _calls(route.dependant)}
+    assert calls
+    for call in calls.values():
+        names = getattr(inspect.unwrap(call), "__globals__", {})
+        for parameter in inspect.signature(call).parameters.values():
+            if isinstance(parameter.annotation, str):
+                eval(parameter.annotation, dict(names))  # noqa: S307  # what FastAPI did
 
 
 def test_requirements_must_name_something() -> None:

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aad_guard._jose import TokenReader, b64url_decode, check_header, loads_object, parse
+from aad_guard._jose import (
+    MAX_JSON_DEPTH,
+    TokenReader,
+    b64url_decode,
+    check_header,
+    loads_object,
+    parse,
+)
 from aad_guard.errors import (
     AADGuardError,
     CriticalHeaderError,
@@ -76,6 +83,28 @@ def test_duplicate_member_names_are_refused_at_any_depth() -> None:
         loads_object(b'{"a": 1, "a": 2}')
     with pytest.raises(ValueError, match="duplicate"):
         loads_object(b'{"a": {"b": 1, "b": 1}}')
+
+
+def _nested(depth: int) -> bytes:
+    """An object whose member nests arrays so that the whole document is `depth` deep."""
+    return ('{"x":' + "[" * (depth - 1) + "]" * (depth - 1) + "}").encode()
+
+
+def test_nesting_is_refused_past_the_same_depth_on_every_python() -> None:
+    # Python's parser alone stops somewhere between 1,000 (3.11) and 10,000 (3.13) levels.
+    assert loads_object(_nested(MAX_JSON_DEPTH))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads_object(_nested(MAX_JSON_DEPTH + 1))
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads_object(_nested(5000))
+    mixed = '{"x":' + '[{"a":' * 16 + "1" + "}]" * 16 + "}"  # 33 deep, arrays and objects
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads_object(mixed.encode())
+
+
+def test_many_brackets_that_do_not_nest_deep_are_accepted() -> None:
+    wide = '{"x":[' + ",".join(["[]"] * 500) + '],"y":"' + "[" * 100 + '"}'
+    assert len(loads_object(wide.encode())["x"]) == 500  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("document", [b"[]", b'"x"', b"1", b"null", b"true"])

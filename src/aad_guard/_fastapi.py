@@ -61,7 +61,11 @@ class EntraAuthorizationCode(SecurityBase):
             flows=OAuthFlows(authorizationCode=flow), description="Microsoft Entra ID"
         )
 
-    async def __call__(self, request: Request) -> None:
+    # No parameters, on purpose. FastAPI before 0.123.7 resolves string annotations (this
+    # module's `from __future__ import annotations`) in `call.__globals__`, and an instance
+    # has none: a `request: Request` here stayed unresolved, became a required query
+    # parameter, and every protected route answered 422.
+    async def __call__(self) -> None:
         return None
 
 
