@@ -10,9 +10,12 @@ its page lists; a sample that defines tests is run by pytest, and all of them mu
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import types
+from dataclasses import replace
 from ipaddress import ip_address
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +23,8 @@ from starlette.testclient import TestClient
 
 from aad_guard.testing import LocalIssuer
 
-from .docs_samples import PLACEHOLDERS, Sample, samples
+from .docs_samples import PLACEHOLDERS, ROOT, Sample, samples
+from .helpers import run_uvicorn, serving
 
 SAMPLES = samples()
 ENTRA = "login.microsoftonline.com"
@@ -128,3 +132,31 @@ def test_sample_tests_pass(sample: Sample, pytester: pytest.Pytester) -> None:
 def test_every_page_with_python_has_its_samples_found() -> None:
     pages = {sample.page.name for sample in SAMPLES}
     assert {"README.md", "configuration.md", "fastapi.md", "testing.md"} <= pages
+
+
+def test_the_readme_quickstart_serves_a_local_issuers_token_as_the_readme_says(
+    tmp_path: Path,
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = next(sample for sample in SAMPLES if sample.page == ROOT / "README.md")
+    start = re.search(r"Start `aad-guard (issuer)`", readme)
+    authority = re.search(r'add\s+`(authority="http://127\.0\.0\.1:8400")`', readme)
+    mint = re.search(r"`aad-guard (token mint [^`]+)`", readme)
+    assert start and authority and mint, "README.md no longer says how to use the local issuer"
+    with serving(["aad_guard.cli", start[1], "--port", "0"], ready="Ctrl-C stops it.") as lines:
+        url = lines[0].split()[3]
+        setting = authority[1].replace("http://127.0.0.1:8400", url)
+        code = quickstart.code.replace('tenant="<tenant-id>",', f'tenant="<tenant-id>", {setting},')
+        (tmp_path / "app.py").write_text(replace(quickstart, code=code).source(), encoding="utf-8")
+        command = replace(quickstart, code=mint[1]).source().split()
+        minted = subprocess.run(  # noqa: S603 (the test runs the documented command)
+            [sys.executable, "-m", "aad_guard.cli", *command, "--issuer", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        headers = {"Authorization": f"Bearer {minted.stdout.strip()}"}
+        returncode, output, answers = run_uvicorn(tmp_path, get=["/tasks"], headers=headers)
+    assert [answer.status_code for answer in answers] == [200], output
+    assert answers[0].json() == {"tenant": PLACEHOLDERS["<tenant-id>"]}
+    assert returncode == 0, output
