@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pytest
+from hypothesis import settings
 
 from aad_guard import TokenValidator
 from aad_guard.testing import LocalIssuer
 
 # `pytester` runs the documented examples of the aad_guard pytest plugin.
 pytest_plugins = ["pytester"]
+
+# Tests check behaviour, never time (bench/ measures that): no example fails for being slow
+# on a loaded machine.
+settings.register_profile("aad_guard", deadline=None)
+settings.load_profile("aad_guard")
 
 
 class MakeValidator(Protocol):

@@ -10,7 +10,9 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Security
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.security import APIKeyHeader
+from starlette.types import ASGIApp
 
 from aad_guard import (
     AADGuardMiddleware,
@@ -23,12 +25,14 @@ from aad_guard import (
     swagger_ui_init_oauth,
 )
 from aad_guard.testing import LocalIssuer
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import bearer
+from tests.socket_apps import fastapi_sockets
 
 pytestmark = pytest.mark.anyio
 
 TENANT = "72f988bf-0000-4000-8000-00000000a001"
+API_KEY = APIKeyHeader(name="X-Key")  # annotations are resolved in module globals
 
 
 def build(validator: TokenValidator, *, required: bool = True) -> FastAPI:
@@ -191,8 +195,87 @@ async def test_openapi_declares_the_tenants_authorization_code_flow(
     assert scheme["type"] == "oauth2"
     assert flow["authorizationUrl"] == f"{base}/authorize"
     assert flow["tokenUrl"] == f"{base}/token"
-    assert flow["scopes"][f"api://{validator.client_id}/Tasks.Read"] == "Tasks.Read"
-    assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": ["Tasks.Read"]}]
+    read, admin = (f"api://{validator.client_id}/{name}" for name in ("Tasks.Read", "Tasks.Admin"))
+    assert flow["scopes"] == {admin: "Tasks.Admin", read: "Tasks.Read"}
+    # Routes name the scopes as the scheme declares them: what Swagger UI asks Entra for.
+    assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": [read]}]
+    assert document["paths"]["/tasks/1"]["delete"]["security"] == [{"EntraID": [admin]}]
+
+
+OTHER_TENANT = "b0b0b0b0-0000-4000-8000-00000000b0b0"
+
+
+def two_apps(make_validator: MakeValidator, wrapped: bool) -> list[tuple[ASGIApp, str, str]]:
+    """Two FastAPI apps of different tenants and scopes, each with its tenant and scope."""
+    apps: list[tuple[ASGIApp, str, str]] = []
+    for tenant, scope in [(TENANT, "Tasks.Read"), (OTHER_TENANT, "Mail.Send")]:
+        app = FastAPI()
+
+        @app.get("/route")
+        async def route(user: Principal = Depends(require_scopes(scope))) -> None:  # noqa: B008
+            return None
+
+        validator = make_validator(client_id=f"{scope}-api", tenant=tenant)
+        public = ["/openapi.json"]
+        if wrapped:
+            apps.append(
+                (AADGuardMiddleware(app, validator=validator, exclude_paths=public), tenant, scope)
+            )
+        else:
+            app.add_middleware(AADGuardMiddleware, validator=validator, exclude_paths=public)
+            apps.append((app, tenant, scope))
+    return apps
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["add_middleware", "wrapped"])
+async def test_two_apps_in_one_process_each_describe_their_own_tenant_and_scopes(
+    wrapped: bool, make_validator: MakeValidator
+) -> None:
+    apps = two_apps(make_validator, wrapped)
+    for app, tenant, scope in [*reversed(apps), *apps]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            document = (await client.get("/openapi.json")).json()
+        flow = document["components"]["securitySchemes"]["EntraID"]["flows"]["authorizationCode"]
+        full = f"api://{scope}-api/{scope}"
+        assert flow["authorizationUrl"].split("/")[3] == tenant
+        assert flow["tokenUrl"].split("/")[3] == tenant
+        assert flow["scopes"] == {full: scope}
+        assert document["paths"]["/route"]["get"]["security"] == [{"EntraID": [full]}]
+
+
+async def test_a_wrapped_app_describes_its_middleware_before_any_request(
+    make_validator: MakeValidator,
+) -> None:
+    app = FastAPI()
+
+    @app.get("/route")
+    async def route(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> None:
+        return None
+
+    AADGuardMiddleware(app, validator=make_validator(client_id="api", tenant=TENANT))
+    flow = app.openapi()["components"]["securitySchemes"]["EntraID"]["flows"]["authorizationCode"]
+    assert TENANT in flow["authorizationUrl"]
+    assert flow["scopes"] == {"api://api/Tasks.Read": "Tasks.Read"}
+
+
+async def test_other_security_schemes_are_left_as_they_are(make_validator: MakeValidator) -> None:
+    app, plain = FastAPI(), FastAPI()
+
+    @app.get("/entra")
+    async def entra(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> None:
+        return None
+
+    @app.get("/key")
+    async def with_key(value: Annotated[str, Security(API_KEY)]) -> None:
+        return None
+
+    for each in (app, plain):
+        AADGuardMiddleware(each, validator=make_validator(client_id="api"))
+    document = app.openapi()
+    assert document["paths"]["/key"]["get"]["security"] == [{"APIKeyHeader": []}]
+    assert set(document["components"]["securitySchemes"]) == {"APIKeyHeader", "EntraID"}
+    assert "components" not in plain.openapi()  # no requirement, no scheme
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., object]]:
@@ -208,7 +291,8 @@ async def test_dependencies_resolve_their_annotations_where_older_fastapi_looks(
     # FastAPI before 0.123.7 evaluates a string annotation only in `call.__globals__` (an
     # object with `__call__` has none), and turns what it cannot resolve into a required
     # query parameter: every protected route then answered 422 with a valid token.
-    routes = [route for route in build(validator).routes if isinstance(route, APIRoute)]
+    every_route = [*build(validator).routes, *fastapi_sockets().routes]
+    routes = [route for route in every_route if isinstance(route, APIRoute | APIWebSocketRoute)]
     calls = {id(call): call for route in routes for call in _calls(route.dependant)}
     assert calls
     for call in calls.values():
@@ -223,6 +307,8 @@ def test_requirements_must_name_something() -> None:
         require_scopes()
     with pytest.raises(ValueError, match="non-empty"):
         require_roles("")
+    with pytest.raises(ValueError, match="not a string"):
+        require_scope_or_role(scopes="Tasks.Read")
 
 
 def test_swagger_ui_settings_use_pkce() -> None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
+from ._requires import requires
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
@@ -30,6 +31,7 @@ __all__ = [
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
+    "requires",
     "swagger_ui_init_oauth",
 ]
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from fastapi import Request, Security
-from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi import Security
 from fastapi.openapi.models import OAuthFlowAuthorizationCode, OAuthFlows
-from fastapi.security import SecurityScopes
-from fastapi.security.base import SecurityBase
+from fastapi.requests import HTTPConnection
+from fastapi.security import OAuth2, SecurityScopes
 
-from ._announce import announced
+from ._announce import SCHEME_NAME
 from ._principal import Principal
-from .errors import InsufficientScopeError, MissingTokenError
+from ._requirement import Requirement, caller, names
 
 __all__ = [
     "current_principal",
@@ -22,89 +21,53 @@ __all__ = [
     "swagger_ui_init_oauth",
 ]
 
-SCHEME_NAME = "EntraID"
-_declared_scopes: set[str] = set()
+# The dependencies take an `HTTPConnection`, which FastAPI passes to HTTP and WebSocket routes
+# alike (a `Request` parameter fails on WebSocket routes); annotations name module globals only.
 
 
-def short_scope(scope: str) -> str:
-    """`api://<app>/Mail.Read` as the token's `scp` carries it: `Mail.Read`."""
-    return scope.rsplit("/", 1)[-1] if "://" in scope else scope
+class EntraAuthorizationCode(OAuth2):
+    """The OAuth2 authorization code flow (with PKCE) of Entra ID, for Swagger UI.
 
-
-def _full_scope(scope: str, app_id_uri: str) -> str:
-    return scope if "://" in scope else f"{app_id_uri}/{scope}"
-
-
-class EntraAuthorizationCode(SecurityBase):
-    """The OAuth2 authorization code flow (with PKCE) of the announced tenant, for Swagger UI.
-
-    It authenticates nothing itself: the middleware already did. It only describes, in the
-    OpenAPI document, how to get a token, so Swagger UI's Authorize button works.
+    It authenticates nothing itself: the middleware already did. It only declares, in the
+    OpenAPI document, how to get a token, so Swagger UI's Authorize button works. The
+    middleware completes the declaration with its tenant and the routes' scopes when the
+    app builds its document (`_announce.describe`); these are the values without one.
+    An `OAuth2`, as FastAPI lists a route's scopes only for its OAuth2 schemes (0.115).
     """
 
     def __init__(self) -> None:
-        self.scheme_name = SCHEME_NAME
-
-    @property
-    def model(self) -> OAuth2Model:  # type: ignore[override]  # read when the document is built
-        app = announced()
-        authority = app.authority if app else "https://login.microsoftonline.com"
-        tenant = app.tenant if app else "organizations"
-        app_id_uri = app.app_id_uri if app else "api://<client-id>"
-        scopes = {_full_scope(scope, app_id_uri): scope for scope in sorted(_declared_scopes)}
+        endpoint = "https://login.microsoftonline.com/organizations/oauth2/v2.0"
         flow = OAuthFlowAuthorizationCode(
-            authorizationUrl=f"{authority}/{tenant}/oauth2/v2.0/authorize",
-            tokenUrl=f"{authority}/{tenant}/oauth2/v2.0/token",
-            scopes=scopes,
+            authorizationUrl=f"{endpoint}/authorize", tokenUrl=f"{endpoint}/token", scopes={}
         )
-        return OAuth2Model(
-            flows=OAuthFlows(authorizationCode=flow), description="Microsoft Entra ID"
+        super().__init__(
+            flows=OAuthFlows(authorizationCode=flow),
+            scheme_name=SCHEME_NAME,
+            description="Microsoft Entra ID",
         )
 
     # No parameters, on purpose. FastAPI before 0.123.7 resolves string annotations (this
     # module's `from __future__ import annotations`) in `call.__globals__`, and an instance
     # has none: a `request: Request` here stayed unresolved, became a required query
-    # parameter, and every protected route answered 422.
-    async def __call__(self) -> None:
+    # parameter, and every protected route answered 422. WebSocket routes get no `Request`.
+    async def __call__(self) -> None:  # type: ignore[override]
         return None
 
 
 entra_scheme = EntraAuthorizationCode()
 
 
-def _principal(request: Request) -> Principal:
-    user = request.scope.get("user")
-    if isinstance(user, Principal):
-        return user
-    raise MissingTokenError("This route needs an access token; the request is anonymous.")
-
-
 def _require(scopes: Iterable[str], roles: Iterable[str]) -> Callable[..., Awaitable[Principal]]:
-    wanted_scopes = tuple(short_scope(scope) for scope in scopes)
-    wanted_roles = tuple(roles)
-    if not wanted_scopes and not wanted_roles:
-        raise ValueError("name at least one scope or role")
-    if any(not isinstance(name, str) or not name for name in (*wanted_scopes, *wanted_roles)):
-        raise ValueError("scopes and roles must be non-empty strings")
-    _declared_scopes.update(wanted_scopes)
+    scopes = names(scopes)
+    requirement = Requirement.of(scopes, roles)
     announced_scopes = list(scopes)
 
     # A default value, not `Annotated`: string annotations cannot see this closure.
     async def dependency(
-        request: Request,
+        connection: HTTPConnection,
         _: None = Security(entra_scheme, scopes=announced_scopes),
     ) -> Principal:
-        principal = _principal(request)
-        # Any of: one granted scope or role is enough (docs/design.md, rule 22); case-sensitive.
-        if principal.scopes.intersection(wanted_scopes) or principal.roles.intersection(
-            wanted_roles
-        ):
-            return principal
-        raise InsufficientScopeError(
-            "The token grants none of the scopes or roles this route accepts.",
-            scopes=wanted_scopes,
-            roles=wanted_roles,
-        )
+        return requirement.admit(connection.scope)
 
     return dependency
 
@@ -133,20 +96,18 @@ def require_scope_or_role(
     return _require(scopes, roles)
 
 
-async def current_principal(request: Request, security_scopes: SecurityScopes) -> Principal | None:
+async def current_principal(
+    connection: HTTPConnection, security_scopes: SecurityScopes
+) -> Principal | None:
     """The caller's `Principal`, or `None` when anonymous.
 
     Used as `Security(current_principal, scopes=[...])`, it requires any one of those scopes
     (or app roles of the same names) and never returns `None`.
     """
     if not security_scopes.scopes:
-        user = request.scope.get("user")
-        return user if isinstance(user, Principal) else None
-    wanted = tuple(short_scope(scope) for scope in security_scopes.scopes)
-    principal = _principal(request)
-    if principal.scopes.intersection(wanted) or principal.roles.intersection(wanted):
-        return principal
-    raise InsufficientScopeError(scopes=wanted)
+        return caller(connection.scope)
+    wanted = security_scopes.scopes
+    return Requirement.of(wanted, wanted).admit(connection.scope)
 
 
 def swagger_ui_init_oauth(*, client_id: str, scopes: Iterable[str] = ()) -> dict[str, object]:

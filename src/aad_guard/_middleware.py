@@ -112,9 +112,11 @@ class AADGuardMiddleware:
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
-        announce(
-            EntraApp(self.validator.authority, self.validator.tenant, self.validator.client_id)
+        # The OpenAPI document of the app this protects describes these settings.
+        self._entra_app = EntraApp(
+            self.validator.authority, self.validator.tenant, self.validator.client_id
         )
+        announce(app, self._entra_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._configuration_error is not None:
@@ -126,6 +128,7 @@ class AADGuardMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        announce(scope.get("app"), self._entra_app)  # the app that added this middleware
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
