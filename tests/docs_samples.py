@@ -5,7 +5,9 @@ page hides and the suite reads, listing requests to send to the `app` the sample
 
     <!-- sample: GET /tasks scopes=Tasks.Read -> 200; GET /tasks -> 401 -->
 
-A comment line right after a `print(...)` line is the output that `print` must write.
+A block preceded by `<!-- sample: continues -->` goes on from the page's previous sample
+(its code runs after that sample's code). A comment line right after a `print(...)` line is
+the output that `print` must write.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ PLACEHOLDERS: Final = {
 }
 
 _BLOCK = re.compile(
-    r"^```python\n(?P<code>.*?)^```\n(?:\s*<!-- sample: (?P<checks>.*?) -->)?", re.S | re.M
+    r"(?P<continues><!-- sample: continues -->\n)?"
+    r"^```python\n(?P<code>.*?)^```\n(?:\s*<!-- sample: (?P<checks>.*?) -->)?",
+    re.S | re.M,
 )
 _REQUEST = re.compile(
     r"^(?P<method>[A-Z]+) (?P<path>/\S*)"
@@ -114,6 +118,11 @@ def samples() -> list[Sample]:
         for match in _BLOCK.finditer(text):
             checks = match["checks"]
             requests = tuple(Request.parse(part) for part in checks.split(";")) if checks else ()
-            line = text.count("\n", 0, match.start()) + 1
-            found.append(Sample(page, line, match["code"], requests))
+            line = text.count("\n", 0, match.start("code"))
+            code = match["code"]
+            if match["continues"]:
+                if not found or found[-1].page != page:
+                    raise ValueError(f"{page.name}:{line} continues no sample")
+                code = found[-1].code + "\n" + code
+            found.append(Sample(page, line, code, requests))
     return found
