@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -94,7 +94,7 @@ def serving(
 
 
 def run_uvicorn(
-    directory: Path, *flags: str, get: Sequence[str]
+    directory: Path, *flags: str, get: Sequence[str], headers: Mapping[str, str] | None = None
 ) -> tuple[int, str, list[httpx.Response]]:
     """Run `uvicorn app:app` in `directory` until it exits; GET each of `get` once it serves.
 
@@ -103,7 +103,12 @@ def run_uvicorn(
     """
     command = [sys.executable, "-u", "-m", "uvicorn", "app:app", "--port", "0", *flags]
     process = subprocess.Popen(  # noqa: S603 (the test runs its own command)
-        command, cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     watchdog = threading.Timer(60, process.kill)
     watchdog.start()
@@ -114,7 +119,7 @@ def run_uvicorn(
             lines.append(line)
             if "Uvicorn running on" in line:
                 url = line.split("Uvicorn running on ")[1].split()[0]
-                answers += [httpx.get(url + path, timeout=10) for path in get]
+                answers += [httpx.get(url + path, headers=headers, timeout=10) for path in get]
                 process.send_signal(signal.SIGINT)
         return process.wait(), "".join(lines), answers
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -13,20 +11,8 @@ from aad_guard import AADGuardMiddleware, TokenValidator
 from aad_guard.testing import LocalIssuer, LocalIssuerServer
 from aad_guard.testing.pytest_plugin import point_at_issuer
 
-EXAMPLE = Path(__file__).parent / "data" / "test_user_api.py.txt"
 CLIENT_ID = "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 TENANT_ID = "5a6b7c8d-0000-4000-8000-00000000b002"
-
-
-def test_documented_example_passes_with_the_installed_plugin(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_user_api=EXAMPLE.read_text())
-    result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
-
-
-def test_documented_example_is_in_the_docs() -> None:
-    docs = (Path(__file__).parents[1] / "docs" / "testing.md").read_text()
-    assert EXAMPLE.read_text().split('"""', 2)[2].strip() in docs
 
 
 def test_fixtures_are_registered_by_the_entry_point(pytester: pytest.Pytester) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +19,43 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from aad_guard import AADGuardMiddleware, TokenValidator
+from tests.docs_samples import samples
 from tests.helpers import run_uvicorn
 
 CLIENT_ID = "6e5a2b8c-0000-4000-8000-0000000a0001"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000a001"
 
-# README.md's quickstart, with the settings left to each test.
-QUICKSTART = """\
-from typing import Annotated
-from fastapi import Depends, FastAPI
-from aad_guard import AADGuardMiddleware, Principal, require_scopes
+# README.md's quickstart as the page shows it; each test puts one setting wrong.
+QUICKSTART = next(sample for sample in samples() if sample.page.name == "README.md")
 
-app = FastAPI()
-app.add_middleware(AADGuardMiddleware, {settings})
-
-@app.get("/tasks")
-async def tasks(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]):
-    return {{"tenant": user.tenant_id}}
-"""
-
-# One bad setting each, with the words of the message it must produce.
+# One bad setting each, as (text of the quickstart, its replacement), with the words of the
+# message it must produce.
 BAD_SETTINGS = {
-    "tenant": (f'client_id="{CLIENT_ID}", tenant="not a tenant"', "tenant 'not a tenant'"),
-    "client id": ('client_id="", tenant="organizations"', "client_id must be"),
+    "tenant": (('"<tenant-id>"', '"not a tenant"'), "tenant 'not a tenant'"),
+    "client id": (('"<api-client-id>"', '""'), "client_id must be"),
     "authority": (
-        f'client_id="{CLIENT_ID}", authority="http://login.microsoftonline.com"',
+        (
+            'tenant="<tenant-id>",',
+            'tenant="<tenant-id>", authority="http://login.microsoftonline.com",',
+        ),
         "authority 'http://login.microsoftonline.com' must use https",
     ),
 }
 
 
-def write_quickstart(directory: Path, settings: str) -> None:
-    (directory / "app.py").write_text(QUICKSTART.format(settings=settings), encoding="utf-8")
+def write_quickstart(directory: Path, change: tuple[str, str]) -> None:
+    text, replacement = change
+    assert text in QUICKSTART.code
+    sample = replace(QUICKSTART, code=QUICKSTART.code.replace(text, replacement))
+    (directory / "app.py").write_text(sample.source(), encoding="utf-8")
 
 
 @pytest.mark.parametrize("setting", list(BAD_SETTINGS))
 def test_uvicorn_with_default_flags_exits_before_serving_a_misconfigured_quickstart(
     setting: str, tmp_path: Path
 ) -> None:
-    settings, words = BAD_SETTINGS[setting]
-    write_quickstart(tmp_path, settings)
+    change, words = BAD_SETTINGS[setting]
+    write_quickstart(tmp_path, change)
     returncode, output, answers = run_uvicorn(tmp_path, get=["/tasks"])
     assert [answer.status_code for answer in answers] == [], output
     assert returncode == 3, output  # uvicorn's code for a failed startup
@@ -68,8 +66,8 @@ def test_uvicorn_with_default_flags_exits_before_serving_a_misconfigured_quickst
 def test_uvicorn_without_lifespan_answers_503_to_a_misconfigured_quickstart(
     tmp_path: Path,
 ) -> None:
-    settings, words = BAD_SETTINGS["tenant"]
-    write_quickstart(tmp_path, settings)
+    change, words = BAD_SETTINGS["tenant"]
+    write_quickstart(tmp_path, change)
     returncode, output, answers = run_uvicorn(tmp_path, "--lifespan", "off", get=["/tasks"])
     assert [answer.status_code for answer in answers] == [503], output
     assert answers[0].json()["error"] == "misconfigured"
