@@ -87,6 +87,7 @@ async def test_the_client_id_may_come_from_the_assertion_alone(
         ("another client's", "AADSTS700021"),
         ("not a JWT", "AADSTS50027"),
         ("without exp", "AADSTS50027"),
+        ("nbf not a number", "AADSTS50027"),
         ("unknown client", "AADSTS700016"),
     ],
 )
@@ -117,6 +118,9 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
         "without exp": lambda: credential.assertion(
             DAEMON, ENDPOINT, issued_at=now, claims={"exp": None}
         ),
+        "nbf not a number": lambda: credential.assertion(
+            DAEMON, ENDPOINT, issued_at=now, claims={"nbf": "soon"}
+        ),
         "unknown client": lambda: credential.assertion("nobody", ENDPOINT, issued_at=now),
     }
     assertion = makers[case]()
@@ -127,6 +131,38 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
     body = answer.json()
     assert body["error"] == "invalid_client"
     assert body["error_description"].startswith(f"{code}: ")
+
+
+async def test_an_ec_certificate_signs_es256_assertions(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    credential = ClientCertificate.new(kind="ec")
+    issuer.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
+    async with issuer.client() as http:
+        assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
+        answer = await token_request(http, **assertion_form(assertion))
+    assert answer.status_code == 200, answer.text
+
+
+async def test_a_certificate_of_another_kind_of_key_cannot_sign(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    credential = ClientCertificate.new(kind="ed25519")
+    issuer.register_client(DAEMON, certificate=credential.certificate)
+    async with issuer.client() as http:
+        assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
+        answer = await token_request(http, **assertion_form(assertion))
+    assert answer.status_code == 401
+    assert answer.json()["error_description"].startswith("AADSTS700027: ")
+
+
+async def test_a_malformed_assertion_without_client_id_is_an_invalid_client(
+    http: httpx.AsyncClient,
+) -> None:
+    data = {"grant_type": "client_credentials", "scope": SCOPE, **assertion_form("x.y")}
+    answer = await http.post(ENDPOINT, data=data)
+    assert answer.status_code == 401
+    assert answer.json()["error_description"].startswith("AADSTS50027: ")
 
 
 async def test_an_assertion_within_five_minutes_of_its_time_is_accepted(
