@@ -81,6 +81,7 @@ class ClientCertificate:
         sha256: bool = False,
         claims: dict[str, object] | None = None,
         key: PrivateKey | None = None,
+        padded: bool = False,
     ) -> str:
         """A client assertion as Entra's certificate credentials doc shows it."""
         now = time.time() if issued_at is None else issued_at
@@ -95,7 +96,9 @@ class ClientCertificate:
             **(claims or {}),
         }
         digest = self.certificate.fingerprint(hashes.SHA256() if sha256 else hashes.SHA1())  # noqa: S303
-        thumbprint = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        # MSAL sends the thumbprint in standard base64 with padding, not as RFC 7515 says.
+        encode = base64.b64encode if padded else base64.urlsafe_b64encode
+        thumbprint = encode(digest).decode().rstrip("" if padded else "=")
         header = {"x5t#S256": thumbprint} if sha256 else {"x5t": thumbprint}
         signer = key or self.key
         return jwt.encode(payload, signer, algorithm=_algorithm(signer, sha256), headers=header)

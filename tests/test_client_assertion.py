@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import jwt
 import pytest
 
 from aad_guard.testing import OTHER_TENANT_ID, LocalIssuer
@@ -47,15 +48,22 @@ def assertion_form(assertion: str) -> dict[str, str]:
     return {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
 
 
-@pytest.mark.parametrize("sha256", [False, True], ids=["x5t RS256", "x5t#S256 PS256"])
+@pytest.mark.parametrize(
+    ("sha256", "padded"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["x5t RS256", "x5t#S256 PS256", "x5t padded base64 (MSAL)", "x5t#S256 padded base64"],
+)
 async def test_an_assertion_signed_by_the_registered_certificate_gets_a_token(
     http: httpx.AsyncClient,
     credential: ClientCertificate,
     clock: FakeClock,
     make_validator: MakeValidator,
     sha256: bool,
+    padded: bool,
 ) -> None:
-    assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now, sha256=sha256)
+    assertion = credential.assertion(
+        DAEMON, ENDPOINT, issued_at=clock.now, sha256=sha256, padded=padded
+    )
     answer = await token_request(http, **assertion_form(assertion))
     assert answer.status_code == 200, answer.text
     principal = await make_validator().validate(answer.json()["access_token"])
@@ -79,6 +87,7 @@ async def test_the_client_id_may_come_from_the_assertion_alone(
     ("case", "code"),
     [
         ("another certificate", "AADSTS700027"),
+        ("a thumbprint that is not base64", "AADSTS700027"),
         ("another key, the registered thumbprint", "AADSTS700027"),
         ("another audience", "AADSTS700027"),
         ("another endpoint's tenant", "AADSTS700027"),
@@ -102,6 +111,12 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
     now, client_id = clock.now, DAEMON
     makers: dict[str, Callable[[], str]] = {
         "another certificate": lambda: stranger.assertion(DAEMON, ENDPOINT, issued_at=now),
+        "a thumbprint that is not base64": lambda: jwt.encode(
+            {"iss": DAEMON, "sub": DAEMON, "aud": ENDPOINT, "exp": now + 60},
+            credential.key,
+            algorithm="RS256",
+            headers={"x5t": "!" * 27},
+        ),
         "another key, the registered thumbprint": lambda: credential.assertion(
             DAEMON, ENDPOINT, issued_at=now, key=stranger.key
         ),
