@@ -33,9 +33,9 @@ ENTRA = "login.microsoftonline.com"
 class EntraOrLoopback(httpx.AsyncBaseTransport):
     """Entra ID's host answered by the local issuer, loopback as addressed, nothing else."""
 
-    def __init__(self, issuer: LocalIssuer) -> None:
+    def __init__(self, issuer: LocalIssuer, verify: object) -> None:
         self._issuer = issuer
-        self._loopback = httpx.AsyncHTTPTransport()
+        self._loopback = httpx.AsyncHTTPTransport(verify=verify)  # type: ignore[arg-type]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -69,7 +69,8 @@ def docs_issuer(monkeypatch: pytest.MonkeyPatch) -> LocalIssuer:
 
     class RoutedClient(real_client):  # type: ignore[misc,valid-type]
         def __init__(self, **options: object) -> None:
-            options.setdefault("transport", EntraOrLoopback(issuer))
+            # Loopback requests keep the client's own trust (a local issuer's CA, say).
+            options.setdefault("transport", EntraOrLoopback(issuer, options.get("verify", True)))
             super().__init__(**options)
 
     monkeypatch.setattr(httpx, "AsyncClient", RoutedClient)

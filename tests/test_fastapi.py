@@ -200,6 +200,9 @@ async def test_openapi_declares_the_tenants_authorization_code_flow(
     # Routes name the scopes as the scheme declares them: what Swagger UI asks Entra for.
     assert document["paths"]["/tasks"]["get"]["security"] == [{"EntraID": [read]}]
     assert document["paths"]["/tasks/1"]["delete"]["security"] == [{"EntraID": [admin]}]
+    # `current_principal` routes carry the scheme too, so Swagger UI sends them the token.
+    assert document["paths"]["/secure"]["get"]["security"] == [{"EntraID": [read]}]
+    assert document["paths"]["/me"]["get"]["security"] == [{"EntraID": []}]
 
 
 OTHER_TENANT = "b0b0b0b0-0000-4000-8000-00000000b0b0"
@@ -309,6 +312,12 @@ def test_requirements_must_name_something() -> None:
         require_roles("")
     with pytest.raises(ValueError, match="not a string"):
         require_scope_or_role(scopes="Tasks.Read")
+    # Names go back to the client in the challenge's `scope` attribute (RFC 6749 §3.3).
+    for name in ("Tasks Read", "T\u2713", 'Tasks"Read', "Tasks\\Read", "Tasks\nRead"):
+        with pytest.raises(ValueError, match="RFC 6749"):
+            require_scopes(name)
+        with pytest.raises(ValueError, match="RFC 6749"):
+            require_roles(name)
 
 
 def test_swagger_ui_settings_use_pkce() -> None:

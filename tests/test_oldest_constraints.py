@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+from importlib import metadata
 
 import pytest
-from tools.oldest_constraints import PYPROJECT, pins, pythons, runtime_requirements
+from tools.oldest_constraints import (
+    PYPROJECT,
+    mismatches,
+    pins,
+    pythons,
+    runtime_requirements,
+)
 
 
 def test_every_runtime_dependency_and_extra_is_pinned_to_its_floor() -> None:
@@ -42,3 +49,15 @@ def test_the_pythons_are_the_classified_minor_versions() -> None:
         "Typing :: Typed",
     ]
     assert pythons(classifiers) == ["3.11", "3.12"]
+
+
+def test_an_installed_version_equal_to_its_pin_is_no_mismatch() -> None:
+    installed = metadata.version("packaging")
+    short = ".".join(installed.split(".")[:2])  # "24.2" pins the same release as "24.2.0"
+    assert mismatches([f"packaging=={installed}.0", f"packaging=={installed}"]) == []
+    assert mismatches([f"packaging=={short}.999"]) == [
+        f"packaging: {installed}, expected {short}.999"
+    ]
+    assert mismatches(["no-such-distribution==1.0"]) == [
+        "no-such-distribution: not installed, expected 1.0"
+    ]

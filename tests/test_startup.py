@@ -110,6 +110,10 @@ MISCONFIGURATIONS: dict[str, tuple[dict[str, Any], str]] = {
         "either validator= or",
     ),
     "whole-app exclusion": ({"client_id": CLIENT_ID, "exclude_paths": ["/"]}, "exclude_paths"),
+    "realm not ASCII": ({"client_id": CLIENT_ID, "realm": "caf\u00e9"}, "realm 'caf"),
+    "realm with a line break": ({"client_id": CLIENT_ID, "realm": "a\nb"}, "realm 'a\\nb'"),
+    "realm not a string": ({"client_id": CLIENT_ID, "realm": 5}, "realm must be a string"),
+    "validator not a validator": ({"validator": "x"}, "validator must be a TokenValidator"),
     "on_error signature": (
         {"client_id": CLIENT_ID, "on_error": on_error_without_arguments},
         "on_error must be a callable (connection, error)",

@@ -19,6 +19,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 CLASSIFIER = "Programming Language :: Python :: "
@@ -70,7 +71,7 @@ def mismatches(constraints: Iterable[str]) -> list[str]:
             installed = metadata.version(requirement.name)
         except metadata.PackageNotFoundError:
             installed = "not installed"
-        if installed != pinned:
+        if installed == "not installed" or Version(installed) != Version(pinned):
             wrong.append(f"{requirement.name}: {installed}, expected {pinned}")
     return wrong
 

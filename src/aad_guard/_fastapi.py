@@ -97,7 +97,9 @@ def require_scope_or_role(
 
 
 async def current_principal(
-    connection: HTTPConnection, security_scopes: SecurityScopes
+    connection: HTTPConnection,
+    security_scopes: SecurityScopes,
+    _: None = Security(entra_scheme),  # the route's security in the OpenAPI document
 ) -> Principal | None:
     """The caller's `Principal`, or `None` when anonymous.
 

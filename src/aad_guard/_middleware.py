@@ -73,8 +73,9 @@ class AADGuardMiddleware:
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
     Instead the guard serves nothing: it fails the server's lifespan startup with the
     setting's message (so `uvicorn` exits), and where no lifespan runs it answers every
-    request with 503 and logs the message as an error. To raise at import time instead, build
-    the `TokenValidator` yourself and pass it as `validator=`.
+    request with 503 and logs the message as an error. To have the validator's settings raise
+    at import time, build the `TokenValidator` yourself and pass it as `validator=`; the
+    middleware's own (`exclude_paths`, `realm`, `on_error`) are still checked here.
     """
 
     def __init__(
@@ -100,6 +101,9 @@ class AADGuardMiddleware:
         try:
             if validator is not None and validator_options:
                 raise TypeError("pass either validator= or the validator's keyword arguments")
+            if validator is not None and not isinstance(validator, TokenValidator):
+                raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
+            _check_realm(realm)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
                 check_signature(
@@ -337,3 +341,15 @@ async def _refuse_websocket(
         return
     # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
     await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
+
+
+def _check_realm(realm: object) -> None:
+    """The realm goes into every challenge's header: printable ASCII (quotes are escaped)."""
+    if realm is None:
+        return
+    if not isinstance(realm, str):
+        raise TypeError(f"realm must be a string, not {realm!r}")
+    if any(not " " <= char <= "~" for char in realm):
+        raise ValueError(
+            f"realm {realm!r} must be printable ASCII (it is sent in the WWW-Authenticate header)"
+        )

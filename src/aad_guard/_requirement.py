@@ -6,6 +6,7 @@ code and raise the same errors, which `AADGuardMiddleware` answers: both answer 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from ._principal import Principal
 from .errors import InsufficientScopeError, MissingTokenError
 
 __all__ = ["Requirement", "caller", "names", "short_scope"]
+
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 def short_scope(scope: str) -> str:
@@ -61,8 +64,14 @@ class Requirement:
         names_given = (*scopes, *roles)
         if not names_given:
             raise ValueError("name at least one scope or role")
-        if any(not isinstance(name, str) or not name for name in names_given):
-            raise ValueError("scopes and roles must be non-empty strings")
+        if any(
+            not isinstance(name, str) or not _SCOPE_TOKEN.fullmatch(name) for name in names_given
+        ):
+            # They are sent back in the challenge's `scope` attribute: RFC 6749 §3.3 characters.
+            raise ValueError(
+                "scopes and roles must be non-empty strings of printable ASCII characters "
+                "other than space, '\"' and '\\' (RFC 6749, section 3.3)"
+            )
         return cls(tuple(short_scope(scope) for scope in scopes), roles)
 
     def admit(self, scope: Scope) -> Principal:
