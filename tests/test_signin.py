@@ -141,9 +141,12 @@ async def test_code_with_pkce_gives_a_token_that_validates_for_the_signed_in_use
     assert token.status_code == 200
     assert token.headers["cache-control"] == "no-store"
     body = token.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
-    assert (
-        body["scope"] == f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write"
+    assert list(body) == [  # Entra's members, in its order; no refresh token without offline_access
+        "token_type", "scope", "expires_in", "ext_expires_in", "access_token", "id_token"
+    ]  # fmt: skip
+    assert body["token_type"] == "Bearer" and body["expires_in"] == body["ext_expires_in"] == 3600
+    assert body["scope"] == (
+        f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write openid"
     )
     principal = await make_validator().validate(body["access_token"])
     work = issuer.users["work"]
@@ -229,9 +232,10 @@ async def test_code_of_another_client_is_invalid_grant(flow: Flow, issuer: Local
     assert oauth_error(stolen) == (400, "invalid_grant")
 
 
-async def test_unknown_client_at_the_token_endpoint_is_invalid_client(flow: Flow) -> None:
+async def test_unknown_client_at_the_token_endpoint_is_unauthorized_client(flow: Flow) -> None:
     unknown = await flow.redeem(await flow.code(), client_id="nobody")
-    assert oauth_error(unknown) == (401, "invalid_client")
+    assert oauth_error(unknown) == (400, "unauthorized_client")  # Entra's AADSTS700016
+    assert unknown.json()["error_codes"] == [700016]
     assert "www-authenticate" not in unknown.headers
 
 
@@ -305,7 +309,8 @@ async def test_unknown_tenant_or_method_or_bad_query_gets_an_error_page(flow: Fl
     [
         ({"response_type": ""}, "invalid_request"),
         ({"response_type": "token"}, "unsupported_response_type"),
-        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"response_mode": "web_message"}, "invalid_request"),
+        ({"prompt": "always"}, "invalid_request"),
         ({"code_challenge": ""}, "invalid_request"),
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
@@ -445,7 +450,8 @@ async def test_client_credentials_accept_basic_authentication(http: httpx.AsyncC
     [
         ({"client_id": DAEMON}, (401, "invalid_client")),
         ({"client_id": DAEMON, "client_secret": "wrong"}, (401, "invalid_client")),
-        ({"client_id": CLIENT}, (400, "unauthorized_client")),
+        ({"client_id": CLIENT}, (401, "invalid_client")),
+        ({"client_id": "nobody"}, (400, "unauthorized_client")),
         ({"client_id": DAEMON, "client_secret": SECRET, "tenant": "organizations"},
          (400, "invalid_request")),
         ({"client_id": DAEMON, "client_secret": SECRET, "scope": "api://x/.default"},

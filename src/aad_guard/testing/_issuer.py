@@ -19,6 +19,7 @@ from .._fetch import Origin
 from .._policy import MSA_TENANT_ID, is_guid
 from ._accounts import LocalClient, LocalUser
 from ._keys import LocalKey, new_key
+from ._metadata import metadata_document
 from ._mint import MINT_PATH, mint_response
 from ._signin import SignIn
 
@@ -94,6 +95,8 @@ class LocalIssuer:
         clock: Returns UNIX seconds, for `iat`/`nbf`/`exp`. Default `time.time`.
         code_lifetime: Seconds an authorization code of the sign-in stays redeemable.
             Default 60.
+        token_lifetime: Seconds the access and ID tokens of the sign-in (token endpoint)
+            are valid for. Default 3600.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class LocalIssuer:
         domains: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
         code_lifetime: float = 60,
+        token_lifetime: float = 3600,
     ) -> None:
         if not is_guid(tenant_id):
             raise ValueError(f"tenant_id {tenant_id!r} is not a lower-case GUID")
@@ -125,7 +129,7 @@ class LocalIssuer:
         self.requests: list[httpx.Request] = []
         self._fault: _FaultState | None = None
         self.transport = httpx.MockTransport(self.handle)
-        self.signin = SignIn(self, code_lifetime=code_lifetime)
+        self.signin = SignIn(self, code_lifetime=code_lifetime, token_lifetime=token_lifetime)
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -221,20 +225,13 @@ class LocalIssuer:
     def metadata(self, tenant: str, *, version: str = "2.0") -> dict[str, object]:
         """The OpenID metadata document of `tenant`, shaped like Entra's."""
         tenant_id = self.resolve_tenant(tenant) or tenant
-        base = f"{self.authority}/{tenant}"
-        v = "/v2.0" if version == "2.0" else ""
-        return {
-            "issuer": self.issuer(tenant_id, version=version),
-            "jwks_uri": f"{base}/discovery{v}/keys",
-            "authorization_endpoint": f"{base}/oauth2{v}/authorize",
-            "token_endpoint": f"{base}/oauth2{v}/token",
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
-            "subject_types_supported": ["pairwise"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "cloud_instance_name": "local",
-            "tenant_region_scope": None,
-        }
+        return metadata_document(
+            self.authority,
+            tenant,
+            issuer=self.issuer(tenant_id, version=version),
+            version=version,
+            keyword=tenant_id in _KEYWORDS,
+        )
 
     # -- faults ----------------------------------------------------------------------------
 
