@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,6 +19,15 @@ class MakeValidator(Protocol):
     """Builds a `TokenValidator` wired to the local issuer; keyword options override."""
 
     def __call__(self, **options: Any) -> TokenValidator: ...
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Local issuers of the suite keep their CA and keys in a temporary folder, not ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AAD_GUARD_CACHE_DIR", str(tmp_path_factory.mktemp("aad-guard-cache")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(params=["asyncio", "trio"])

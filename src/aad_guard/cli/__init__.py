@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("AAD_GUARD_LOCAL_ISSUER", DEFAULT_LOCAL_ISSUER),
         help="the local issuer's URL (default $AAD_GUARD_LOCAL_ISSUER or %(default)s)",
     )
+    minting.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="the local issuer's folder, whose CA an https issuer is trusted by (default "
+        "$AAD_GUARD_CACHE_DIR or the user cache folder's aad-guard)",
+    )
     minting.add_argument("--tenant", dest="tenant_id", help="tenant id (default: its home)")
     minting.add_argument("--personal", action="store_true", help="a personal account token")
     minting.add_argument("--version", choices=("1", "2"), default="2", help="token version")

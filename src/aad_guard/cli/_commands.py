@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ import anyio
 import httpx
 
 from .._validator import ValidatorOptions
+from ..testing._cache import CacheFolder
+from ..testing._tls import CA_FILE
 from ._diagnosis import Diagnosis, diagnose
 from ._summary import TokenSummary, UnreadableTokenError, relative_time, summarize
 
@@ -45,7 +48,7 @@ def mint(options: argparse.Namespace, out: TextIO) -> int:
         body["claims"] = dict(_claim(text) for text in options.claims)
     url = f"{options.issuer.rstrip('/')}/_local/mint"
     try:
-        response = httpx.post(url, json=body, timeout=10)
+        response = httpx.post(url, json=body, timeout=10, verify=_local_trust(options))
     except httpx.HTTPError as error:
         print(
             f"aad-guard: no local issuer answers at {options.issuer} ({error}). "
@@ -63,6 +66,12 @@ def mint(options: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(f"{answer['access_token']}\n")
     return 0
+
+
+def _local_trust(options: argparse.Namespace) -> ssl.SSLContext | bool:
+    """What an https local issuer is trusted by: the CA in the cache folder, once it exists."""
+    ca = CacheFolder(options.cache_dir).file(CA_FILE)
+    return ssl.create_default_context(cafile=ca) if ca.is_file() else True
 
 
 def _claim(text: str) -> tuple[str, object]:

@@ -22,6 +22,7 @@ _AUTHORITY = re.compile(
 _LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
 _LOOPBACK_V6 = ipaddress.IPv6Address("::1")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +48,17 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def is_own_authority(authority: str, port: int) -> bool:
+def is_own_authority(authority: str, port: int, *, scheme: str = "http") -> bool:
     """Whether `host[:port]` names this server: a loopback host, with the port it listens on."""
     match = _AUTHORITY.fullmatch(authority)
     if match is None:
         return False
-    named_port = int(match["port"]) if match["port"] else 80  # RFC 9110 §4.2.1
+    # RFC 9110 §4.2.1, §4.2.2: without a port, the scheme's default.
+    named_port = int(match["port"]) if match["port"] else _DEFAULT_PORTS[scheme]
     return named_port == port and _is_loopback_host(match["host"])
 
 
-def host_refusal(hosts: Collection[str], port: int) -> Refusal | None:
+def host_refusal(hosts: Collection[str], port: int, *, scheme: str = "http") -> Refusal | None:
     """Why a request with these `Host` values is not answered, or `None` if it may be.
 
     RFC 9112 §3.2: a missing, repeated or malformed `Host` is a 400. A well-formed one that
@@ -67,7 +69,7 @@ def host_refusal(hosts: Collection[str], port: int) -> Refusal | None:
     (host,) = hosts
     if _AUTHORITY.fullmatch(host) is None:
         return Refusal(400, f"The Host header {host!r} is not a host name with an optional port.")
-    if not is_own_authority(host, port):
+    if not is_own_authority(host, port, scheme=scheme):
         return Refusal(
             421,
             f"This local issuer answers for localhost, 127.0.0.0/8 and [::1] on port {port} "
@@ -77,13 +79,20 @@ def host_refusal(hosts: Collection[str], port: int) -> Refusal | None:
 
 
 def cross_site_refusal(
-    method: str, origin: str | None, fetch_site: str | None, *, port: int, trusted: Collection[str]
+    method: str,
+    origin: str | None,
+    fetch_site: str | None,
+    *,
+    port: int,
+    trusted: Collection[str],
+    scheme: str = "http",
 ) -> Refusal | None:
     """Why a browser page may not make this request, or `None` if it may.
 
     Requests that change state (any method but GET, HEAD and OPTIONS) are answered when
     they come from the server's own pages, from an origin in `trusted`, or from no browser
-    page at all (no `Origin`, and not `Sec-Fetch-Site: cross-site`). An opaque `null`
+    page at all (no `Origin`, and not `Sec-Fetch-Site: cross-site`). The server's own pages
+    have its `scheme`: an `http://` page cannot post to the https server. An opaque `null`
     origin is never trusted.
     """
     if method in _SAFE_METHODS:
@@ -92,9 +101,11 @@ def cross_site_refusal(
         if fetch_site is not None and fetch_site.lower() == "cross-site":
             return Refusal(403, "The local issuer refuses a request that another site sent.")
         return None
-    scheme, separator, authority = origin.partition("://")
+    origin_scheme, separator, authority = origin.partition("://")
     if origin in trusted or (
-        separator and scheme.lower() == "http" and is_own_authority(authority, port)
+        separator
+        and origin_scheme.lower() == scheme
+        and is_own_authority(authority, port, scheme=scheme)
     ):
         return None
     return Refusal(

@@ -1,25 +1,57 @@
-"""LocalIssuer over HTTP on loopback, for apps in another process (demos, browsers)."""
+"""LocalIssuer over HTTP or HTTPS on loopback, for apps in another process (demos, browsers)."""
 
 from __future__ import annotations
 
+import os
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import anyio
 import httpx
 
+from ._cache import CacheFolder
 from ._gate import Refusal, cross_site_refusal, host_refusal
 from ._issuer import LocalIssuer
+from ._tls import ServerCertificate, server_certificate
 
 __all__ = ["LocalIssuerServer"]
 
 _MAX_BODY = 64 * 1024  # sign-in forms and token requests are small
+_HANDSHAKE_TIMEOUT = 10.0  # seconds a client has to finish the TLS handshake
 
 
-def _handler_for(issuer: LocalIssuer, port: int) -> type[BaseHTTPRequestHandler]:
+class _HTTPServer(ThreadingHTTPServer):
+    """The standard threading server, with the TLS handshake made in the request's thread.
+
+    A handshake in `accept` would let one silent client stop the whole server; a client that
+    does not trust the CA hangs up during the handshake, which is no error of the server's.
+    """
+
+    daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(_HANDSHAKE_TIMEOUT)
+        try:
+            secured = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            secured.settimeout(None)
+            super().finish_request(secured, client_address)
+        finally:
+            self.shutdown_request(secured)  # the end of what was sent first, then the close
+
+
+def _handler_for(issuer: LocalIssuer, port: int, scheme: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aad-guard-local-issuer"
 
@@ -72,7 +104,7 @@ def _handler_for(issuer: LocalIssuer, port: int) -> type[BaseHTTPRequestHandler]
                 httpx.URL(f"{issuer.authority}{self.path}")
             except httpx.InvalidURL:
                 return Refusal(400, "The request target is not a valid path.")
-            refusal = host_refusal(self.headers.get_all("Host") or [], port)
+            refusal = host_refusal(self.headers.get_all("Host") or [], port, scheme=scheme)
             if refusal is not None:
                 return refusal
             return cross_site_refusal(
@@ -81,6 +113,7 @@ def _handler_for(issuer: LocalIssuer, port: int) -> type[BaseHTTPRequestHandler]
                 self.headers.get("Sec-Fetch-Site"),
                 port=port,
                 trusted=issuer.signin.trusted_origins(self.path.partition("?")[0]),
+                scheme=scheme,
             )
 
         def _answer_plain(self, refusal: Refusal) -> None:
@@ -100,17 +133,30 @@ def _handler_for(issuer: LocalIssuer, port: int) -> type[BaseHTTPRequestHandler]
 
 
 class LocalIssuerServer:
-    """Serve a `LocalIssuer` on `http://127.0.0.1:<port>` from a background thread.
+    """Serve a `LocalIssuer` on `http://127.0.0.1:<port>` (or https) from a background thread.
 
     The issuer's authority is the server's own origin, so a validator configured with
     `authority=server.url` fetches metadata and keys from it (plain HTTP is allowed to
     loopback only). Web pages cannot drive it: it answers only a loopback `Host` with its
     own port (so DNS rebinding reaches nothing) and refuses posts from other sites' pages.
 
+    With `tls=True` it serves HTTPS, as clients such as MSAL require, with a certificate for
+    `localhost`, `127.0.0.1` and `::1` issued by a CA of its own, kept in `cache_dir`:
+    clients trust `ca_path`.
+
     Args:
         host: The loopback address to bind. Default `127.0.0.1`.
         port: The port; 0 picks a free one. Default 0.
         issuer: Builds the issuer from its authority. Default `LocalIssuer(authority=...)`.
+        tls: Serve HTTPS. Default `False`.
+        cache_dir: Where the CA and the server certificate are kept (and made when missing,
+            expiring or unreadable). Default: `$AAD_GUARD_CACHE_DIR`, or the user cache
+            folder's `aad-guard` (`~/.cache/aad-guard` on Linux).
+
+    Attributes:
+        url: The server's origin, `http://127.0.0.1:<port>` or `https://...`.
+        ca_path: The CA certificate (PEM) that clients of an HTTPS server trust; `None` for
+            plain HTTP.
     """
 
     def __init__(
@@ -119,12 +165,21 @@ class LocalIssuerServer:
         host: str = "127.0.0.1",
         port: int = 0,
         issuer: Callable[[str], LocalIssuer] | None = None,
+        tls: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._http = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+        self.certificate: ServerCertificate | None = None
+        if tls:
+            self.certificate = server_certificate(CacheFolder(cache_dir))
+        self.ca_path: Path | None = self.certificate.ca_path if self.certificate else None
+        self._http = _HTTPServer((host, port), BaseHTTPRequestHandler)
+        if self.certificate is not None:
+            self._http.tls = self.certificate.server_context()
+        scheme = "https" if tls else "http"
         bound_host, bound_port = self._http.server_address[:2]
-        self.url = f"http://{bound_host!s}:{bound_port}"
+        self.url = f"{scheme}://{bound_host!s}:{bound_port}"
         self.issuer = (issuer or (lambda authority: LocalIssuer(authority=authority)))(self.url)
-        self._http.RequestHandlerClass = _handler_for(self.issuer, int(bound_port))
+        self._http.RequestHandlerClass = _handler_for(self.issuer, int(bound_port), scheme)
         # `close` waits for the serving loop to notice: poll often, so that it returns at once.
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
