@@ -558,8 +558,6 @@ class SignIn:
         token = required(params, "refresh_token")
         with self._lock:
             grant = self._refresh_tokens.get(token)
-            if grant is not None and grant.request.client.client_id == client.client_id:
-                del self._refresh_tokens[token]  # spent: the answer carries the next one
         if grant is None:
             raise OAuthError(
                 "invalid_grant", 9002313, "The refresh token is unknown, revoked or spent."
@@ -588,7 +586,12 @@ class SignIn:
                     "The user has not consented to "
                     f"{', '.join(sorted(set(scopes) - set(asked.scopes)))}: sign in again.",
                 )
-            asked = replace(asked, scopes=scopes, oidc=oidc & (asked.oidc | {"offline_access"}))
+            asked = replace(asked, scopes=scopes, oidc=oidc & asked.oidc)
+        # A refresh token answers with the next one, whether or not offline_access is repeated.
+        asked = replace(asked, oidc=asked.oidc | {"offline_access"})
+        with self._lock:  # spent now: the answer carries the next one
+            if self._refresh_tokens.pop(token, None) is None:
+                raise OAuthError("invalid_grant", 9002313, "The refresh token was just spent.")
         return self._user_tokens(replace(asked, nonce=None), user, params, granted=grant.request)
 
     def _current(self, user: LocalUser) -> LocalUser | None:

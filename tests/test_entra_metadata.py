@@ -1,0 +1,58 @@
+"""The local issuer's metadata against the real Entra documents: same members, same values."""
+
+from __future__ import annotations
+
+import pytest
+
+from aad_guard.testing import LocalIssuer
+from tests.vectors import openid_configuration
+
+
+@pytest.mark.parametrize(
+    ("tenant", "version", "document"),
+    [
+        ("common", "2.0", "entra_common_v2.json"),
+        ("organizations", "2.0", "entra_organizations_v2.json"),
+        ("consumers", "2.0", "entra_consumers_v2.json"),
+        ("common", "1.0", "entra_common_v1.json"),
+    ],
+)
+def test_keyword_tenant_metadata_is_entras_member_for_member(
+    tenant: str, version: str, document: str
+) -> None:
+    """On Entra's authority, the document is Entra's: its members, in its order, its values."""
+    local = LocalIssuer().metadata(tenant, version=version)
+    assert list(local.items()) == list(openid_configuration(document).items())
+
+
+def test_tenant_metadata_has_entras_members_with_the_tenants_endpoints() -> None:
+    tenant = "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
+    local = LocalIssuer(tenant_id=tenant).metadata(tenant)
+    common = LocalIssuer().metadata("common")
+    real = openid_configuration("entra_tenant_v2_6babcaad.json")
+    assert list(local) == list(common)  # today's tenant documents have the keyword ones' members
+    assert set(real) <= set(local)  # and the older snapshot's
+    assert "code_challenge_methods_supported" not in local  # Entra publishes none
+    for name, value in real.items():
+        if name not in ("claims_supported", "token_endpoint_auth_methods_supported"):
+            assert local[name] == value, name
+    assert set(real["claims_supported"]) <= set(local["claims_supported"])  # type: ignore[arg-type]
+    assert local["device_authorization_endpoint"] == (
+        f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
+    )
+
+
+def test_metadata_on_a_loopback_authority_names_its_endpoints() -> None:
+    local = LocalIssuer(authority="https://127.0.0.1:8400").metadata("organizations")
+    endpoints = {name: value for name, value in local.items() if name.endswith("_endpoint")}
+    assert endpoints == {
+        "token_endpoint": "https://127.0.0.1:8400/organizations/oauth2/v2.0/token",
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+        "authorization_endpoint": "https://127.0.0.1:8400/organizations/oauth2/v2.0/authorize",
+        "device_authorization_endpoint": (
+            "https://127.0.0.1:8400/organizations/oauth2/v2.0/devicecode"
+        ),
+        "end_session_endpoint": "https://127.0.0.1:8400/organizations/oauth2/v2.0/logout",
+        "kerberos_endpoint": "https://127.0.0.1:8400/organizations/kerberos",
+    }
+    assert (local["cloud_instance_name"], local["tenant_region_scope"]) == ("local", None)
