@@ -168,6 +168,34 @@ def test_confidential_client_with_a_secret_gets_an_app_token_for_an_app_role_rou
     assert again["token_source"] == "cache"
 
 
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"instance_discovery": False},
+        {"validate_authority": False},
+        {"oidc_authority": "{url}/{tenant}/v2.0"},
+    ],
+    ids=["instance_discovery", "validate_authority", "oidc_authority"],
+)
+def test_each_way_of_naming_the_issuer_to_msal_works_offline(
+    server: LocalIssuerServer, where: dict[str, object]
+) -> None:
+    """Each option spares MSAL its instance discovery at Entra (offline, it would fail)."""
+    options = {
+        name: value.format(url=server.url, tenant=server.issuer.tenant_id)
+        if isinstance(value, str)
+        else value
+        for name, value in where.items()
+    }
+    if "oidc_authority" not in options:
+        options["authority"] = f"{server.url}/{server.issuer.tenant_id}"
+    app = msal.ConfidentialClientApplication(
+        DAEMON, client_credential=SECRET, verify=ca(server), **options
+    )
+    result = app.acquire_token_for_client([scope(server, ".default")])
+    assert call_api(server, "/admin", result["access_token"]).status_code == 200
+
+
 def test_confidential_client_with_a_wrong_secret_gets_entras_error(
     server: LocalIssuerServer,
 ) -> None:
