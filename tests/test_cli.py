@@ -110,10 +110,22 @@ def test_mint_sets_what_was_asked(server: LocalIssuerServer) -> None:
     assert shown["claims"]["app_displayname"] == "Nightly job"
 
 
-def test_mint_without_a_running_issuer_says_how_to_start_one() -> None:
-    result = run("token", "mint", "--issuer", "http://127.0.0.1:9")
+def test_mint_without_a_running_issuer_signs_with_the_cached_keys(tmp_path: Path) -> None:
+    result = run("token", "mint", "--issuer", "http://127.0.0.1:9", "--cache-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"signed with the keys in {tmp_path}, which `aad-guard issuer` serves" in result.stderr
+    assert result.stdout.count(".") == 2
+    assert sorted(p.name for p in tmp_path.glob("*.pem")) == [
+        "signing-key-1.pem",
+        "signing-key-2.pem",
+    ]
+
+
+def test_mint_from_a_server_that_is_no_issuer_fails(tmp_path: Path) -> None:
+    with LocalIssuerServer() as plain:  # https asked of a plain http server: a TLS failure
+        result = run("token", "mint", "--issuer", plain.url.replace("http:", "https:"))
     assert result.returncode == 1
-    assert "aad-guard issuer" in result.stderr
+    assert "did not answer" in result.stderr
     assert result.stdout == ""
 
 

@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint, inspect or check a token")
     actions = token.add_subparsers(dest="action", metavar="{mint,inspect,check}")
 
-    minting = actions.add_parser("mint", help="a token from a running local issuer")
+    minting = actions.add_parser("mint", help="a token of the local issuer")
     minting.add_argument(
         "--issuer",
         default=os.environ.get("AAD_GUARD_LOCAL_ISSUER", DEFAULT_LOCAL_ISSUER),
@@ -74,8 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     minting.add_argument(
         "--cache-dir",
         metavar="DIR",
-        help="the local issuer's folder, whose CA an https issuer is trusted by (default "
-        "$AAD_GUARD_CACHE_DIR or the user cache folder's aad-guard)",
+        help="the local issuer's folder: the CA an https issuer is trusted by, the keys an "
+        "offline token is signed with (default $AAD_GUARD_CACHE_DIR or the user cache "
+        "folder's aad-guard)",
+    )
+    minting.add_argument(
+        "--offline",
+        action="store_true",
+        help="sign with the keys in the cache folder without asking the issuer (done anyway "
+        "when none answers)",
     )
     minting.add_argument("--tenant", dest="tenant_id", help="tenant id (default: its home)")
     minting.add_argument("--personal", action="store_true", help="a personal account token")

@@ -15,6 +15,7 @@ import httpx
 
 from .._validator import ValidatorOptions
 from ..testing._cache import CacheFolder
+from ..testing._keystore import stored_issuer
 from ..testing._tls import CA_FILE
 from ._diagnosis import Diagnosis, diagnose
 from ._summary import TokenSummary, UnreadableTokenError, relative_time, summarize
@@ -33,7 +34,7 @@ class UsageError(Exception):
 
 
 def mint(options: argparse.Namespace, out: TextIO) -> int:
-    """Ask the running local issuer for a token and print it."""
+    """Ask the running local issuer for a token and print it; without one, sign it offline."""
     body: dict[str, object] = {"version": f"{options.version}.0", "lifetime": options.lifetime}
     for name in ("tenant_id", "scopes", "roles", "audience", "client_id"):
         if getattr(options, name) is not None:
@@ -47,15 +48,25 @@ def mint(options: argparse.Namespace, out: TextIO) -> int:
     if options.claims:
         body["claims"] = dict(_claim(text) for text in options.claims)
     url = f"{options.issuer.rstrip('/')}/_local/mint"
+    folder = CacheFolder(options.cache_dir)
     try:
-        response = httpx.post(url, json=body, timeout=10, verify=_local_trust(options))
+        if options.offline:
+            response = _mint_offline(url, body, folder, options.issuer)
+        else:
+            response = httpx.post(url, json=body, timeout=10, verify=_local_trust(folder))
     except httpx.HTTPError as error:
+        if not _nothing_listens(error):  # an untrusted certificate, a timeout: not offline
+            print(
+                f"aad-guard: the local issuer at {options.issuer} did not answer ({error}).",
+                file=sys.stderr,
+            )
+            return 1
+        response = _mint_offline(url, body, folder, options.issuer)
         print(
-            f"aad-guard: no local issuer answers at {options.issuer} ({error}). "
-            "Start one with `aad-guard issuer`.",
+            f"aad-guard: no local issuer answers at {options.issuer}; signed with the keys in "
+            f"{folder.path}, which `aad-guard issuer` serves.",
             file=sys.stderr,
         )
-        return 1
     answer = _json_object(response)
     if response.status_code != 200 or not isinstance(answer.get("access_token"), str):
         detail = answer.get("error_description") or f"HTTP {response.status_code}"
@@ -68,10 +79,31 @@ def mint(options: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _local_trust(options: argparse.Namespace) -> ssl.SSLContext | bool:
+def _local_trust(folder: CacheFolder) -> ssl.SSLContext | bool:
     """What an https local issuer is trusted by: the CA in the cache folder, once it exists."""
-    ca = CacheFolder(options.cache_dir).file(CA_FILE)
+    ca = folder.file(CA_FILE)
     return ssl.create_default_context(cafile=ca) if ca.is_file() else True
+
+
+def _nothing_listens(error: BaseException) -> bool:
+    """Whether the connection was refused: no issuer runs there (not a TLS failure)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _mint_offline(
+    url: str, body: dict[str, object], folder: CacheFolder, authority: str
+) -> httpx.Response:
+    """The answer the issuer at `authority` would give, signed with the keys in `folder`."""
+    try:
+        issuer = stored_issuer(authority, folder)
+    except ValueError as error:
+        raise UsageError(f"--issuer {authority!r}: {error}") from error
+    return anyio.run(issuer.handle, httpx.Request("POST", url, json=body))
 
 
 def _claim(text: str) -> tuple[str, object]:

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from .._policy import MSA_TENANT_ID
 
 __all__ = ["OTHER_TENANT_ID", "LocalClient", "LocalUser", "default_users"]
@@ -76,9 +78,12 @@ class LocalClient:
     Args:
         client_id: Its application (client) id.
         redirect_uris: Where codes may be sent; matched exactly.
-        secret: Its client secret; `None` makes it a public client (a single-page or native
-            app), which must not send one and cannot use client credentials.
+        secret: Its client secret; `None` (and no `certificate`) makes it a public client (a
+            single-page or native app), which must not send one and cannot use client
+            credentials.
         roles: App roles granted to the application, for its client-credentials tokens.
+        certificate: A certificate whose private key signs its client assertions (a
+            certificate credential), making it a confidential client.
 
     Raises:
         ValueError: an empty client id or secret, or a redirect URI that is not an absolute
@@ -89,6 +94,7 @@ class LocalClient:
     redirect_uris: tuple[str, ...] = ()
     secret: str | None = None
     roles: tuple[str, ...] = ()
+    certificate: x509.Certificate | None = None
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -102,8 +108,8 @@ class LocalClient:
 
     @property
     def is_confidential(self) -> bool:
-        """It has a secret, so it must authenticate at the token endpoint."""
-        return self.secret is not None
+        """It has a secret or a certificate, so it must authenticate at the token endpoint."""
+        return self.secret is not None or self.certificate is not None
 
     @property
     def origins(self) -> frozenset[str]:

@@ -13,11 +13,13 @@ from typing import Literal
 
 import anyio
 import httpx
+from cryptography import x509
 from jwt.algorithms import get_default_algorithms
 
 from .._fetch import Origin
 from .._policy import MSA_TENANT_ID, is_guid
 from ._accounts import LocalClient, LocalUser
+from ._assertion import load_certificate
 from ._keys import LocalKey, new_key
 from ._metadata import metadata_document
 from ._mint import MINT_PATH, mint_response
@@ -150,6 +152,7 @@ class LocalIssuer:
         redirect_uris: Iterable[str] = (),
         secret: str | None = None,
         roles: Iterable[str] = (),
+        certificate: x509.Certificate | bytes | str | None = None,
     ) -> LocalClient:
         """Register (or replace) an application that may sign users in or get app tokens.
 
@@ -157,14 +160,18 @@ class LocalIssuer:
             client_id: Its application (client) id.
             redirect_uris: Where the authorize endpoint may send codes; matched exactly.
             secret: A client secret, making it a confidential client; `None` (default) is a
-                public client (single-page or native app).
+                public client (single-page or native app), unless it has a `certificate`.
             roles: App roles in its client-credentials tokens.
+            certificate: A certificate credential (a `cryptography` certificate, or PEM):
+                the client authenticates with a `client_assertion` signed by its key.
 
         Raises:
-            ValueError: an empty client id or secret, or a redirect URI that is not an
-                absolute http(s) URI without a fragment.
+            ValueError: an empty client id or secret, a redirect URI that is not an
+                absolute http(s) URI without a fragment, or a certificate that is not PEM.
         """
-        client = LocalClient(client_id, tuple(redirect_uris), secret, tuple(roles))
+        if certificate is not None and not isinstance(certificate, x509.Certificate):
+            certificate = load_certificate(certificate)
+        client = LocalClient(client_id, tuple(redirect_uris), secret, tuple(roles), certificate)
         self.signin.clients[client_id] = client
         return client
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._accounts import LocalClient, LocalUser, default_users
+from ._assertion import assertion_client_id, check_client_assertion
 from ._device import DeviceAuthorizations
 from ._oauth import (
     NO_STORE,
@@ -489,7 +490,9 @@ class SignIn:
         return self._client_credentials(params, client, tenant)
 
     def _authenticate(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
-        """The calling client, by `client_secret_basic`, `client_secret_post` or its id alone."""
+        """The calling client, by its secret (Basic or form), a client assertion, or its id."""
+        if "client_assertion" in params or "client_assertion_type" in params:
+            return self._assertion_client(request, params)
         authorization = request.headers.get("authorization")
         basic = authorization is not None
         secret: str | None
@@ -506,25 +509,46 @@ class SignIn:
         client = self.clients.get(client_id)
         if client is None:
             raise _unknown_client(client_id)
-        if client.secret is None and secret is not None:
+        if not client.is_confidential and secret is not None:
             raise OAuthError(
                 "invalid_client", 700025,
                 "Client is public so neither 'client_assertion' nor 'client_secret' should be "
                 "presented.", status=401, basic=basic,
             )  # fmt: skip
-        if client.secret is not None and secret is None:
+        if client.is_confidential and secret is None:
             raise OAuthError(
                 "invalid_client", 7000218,
                 "The request body must contain the following parameter: 'client_assertion' or "
                 "'client_secret'.", status=401, basic=basic,
             )  # fmt: skip
-        if client.secret is not None and not (
-            secret is not None and hmac.compare_digest(secret.encode(), client.secret.encode())
+        if client.is_confidential and not (
+            secret is not None
+            and client.secret is not None
+            and hmac.compare_digest(secret.encode(), client.secret.encode())
         ):
             raise OAuthError(
                 "invalid_client", 7000215, "Invalid client secret provided.", status=401,
                 basic=basic,
             )  # fmt: skip
+        return client
+
+    def _assertion_client(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
+        """The client whose certificate signed `client_assertion` for this token endpoint."""
+        if "authorization" in request.headers or "client_secret" in params:
+            raise OAuthError("invalid_request", 90023, "Authenticate the client one way only.")
+        client_id = params.get("client_id") or assertion_client_id(
+            params.get("client_assertion", "")
+        )
+        client = self.clients.get(client_id)
+        if client is None:
+            raise OAuthError(
+                "invalid_client",
+                700016,
+                f"Application with identifier {client_id!r} was not found in the directory.",
+                status=401,
+            )
+        endpoint = str(request.url.copy_with(query=None))
+        check_client_assertion(client, params, audiences=[endpoint], now=self.issuer.clock())
         return client
 
     def _redeem(self, params: Mapping[str, str], client: LocalClient) -> dict[str, object]:
