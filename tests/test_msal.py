@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from aad_guard import AADGuardMiddleware, Principal, TokenValidator, require_roles, require_scopes
 from aad_guard.testing import LocalIssuerServer
+from tests.certificates import ClientCertificate
 
 PUBLIC = "0c1d2e3f-0000-4000-8000-0000000c0002"
 DAEMON = "0c1d2e3f-0000-4000-8000-0000000c0003"
@@ -166,6 +167,39 @@ def test_confidential_client_with_a_secret_gets_an_app_token_for_an_app_role_rou
     assert call_api(server, "/tasks", result["access_token"]).status_code == 403
     again = app.acquire_token_for_client([scope(server, ".default")])
     assert again["token_source"] == "cache"
+
+
+def test_confidential_client_with_a_certificate_gets_an_app_token(
+    server: LocalIssuerServer,
+) -> None:
+    certificate = ClientCertificate.new()
+    server.issuer.register_client("cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"])
+    app = msal.ConfidentialClientApplication(
+        "cert-daemon",
+        client_credential={
+            "private_key": certificate.key_pem.decode(),
+            "thumbprint": certificate.sha1_hex,
+        },
+        authority=f"{server.url}/{server.issuer.tenant_id}",
+        instance_discovery=False,
+        verify=ca(server),
+    )
+    result = app.acquire_token_for_client([scope(server, ".default")])
+    assert "access_token" in result, result
+    assert tuple(call_api(server, "/admin", result["access_token"])) == (200, "cert-daemon")
+    # Another key with the same thumbprint claim: not the registered certificate's.
+    forger = msal.ConfidentialClientApplication(
+        "cert-daemon",
+        client_credential={
+            "private_key": ClientCertificate.new().key_pem.decode(),
+            "thumbprint": certificate.sha1_hex,
+        },
+        authority=f"{server.url}/{server.issuer.tenant_id}",
+        instance_discovery=False,
+        verify=ca(server),
+    )
+    refused = forger.acquire_token_for_client([scope(server, ".default")])
+    assert (refused["error"], refused["error_codes"]) == ("invalid_client", [700027])
 
 
 @pytest.mark.parametrize(

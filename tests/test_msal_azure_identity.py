@@ -14,11 +14,12 @@ import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.core.pipeline.transport import AsyncHttpTransport, TrioRequestsTransport
-from azure.identity.aio import ClientSecretCredential
+from azure.identity.aio import CertificateCredential, ClientSecretCredential
 from fastapi import Depends, FastAPI
 
 from aad_guard import AADGuardMiddleware, Principal, TokenValidator, require_roles
 from aad_guard.testing import LocalIssuerServer
+from tests.certificates import ClientCertificate
 
 pytestmark = pytest.mark.anyio
 
@@ -72,16 +73,21 @@ def build_api(server: LocalIssuerServer, http: httpx.AsyncClient) -> FastAPI:
     return app
 
 
+async def call_admin(server: LocalIssuerServer, token: str) -> tuple[int, object]:
+    """Call the API's app-role route with `token`; its keys are fetched over HTTPS."""
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca(server))) as http:
+        transport = httpx.ASGITransport(app=build_api(server, http))
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as api:
+            answer = await api.get("/admin", headers={"Authorization": f"Bearer {token}"})
+    return answer.status_code, answer.json()
+
+
 async def test_client_secret_credential_gets_a_token_the_api_admits(
     server: LocalIssuerServer, anyio_backend: str
 ) -> None:
     async with credential(server, anyio_backend) as cred:
         token = await cred.get_token(f"api://{server.issuer.client_id}/.default")
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca(server))) as http:
-        transport = httpx.ASGITransport(app=build_api(server, http))
-        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as api:
-            answer = await api.get("/admin", headers={"Authorization": f"Bearer {token.token}"})
-    assert (answer.status_code, answer.json()) == (200, DAEMON)
+    assert await call_admin(server, token.token) == (200, DAEMON)
     assert token.expires_on > server.issuer.clock()
 
 
@@ -91,3 +97,23 @@ async def test_wrong_secret_raises_with_entras_error(
     async with credential(server, anyio_backend, secret="wrong") as cred:
         with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
             await cred.get_token(f"api://{server.issuer.client_id}/.default")
+
+
+async def test_certificate_credential_gets_a_token_the_api_admits(
+    server: LocalIssuerServer, anyio_backend: str
+) -> None:
+    certificate = ClientCertificate.new()
+    server.issuer.register_client("cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"])
+    transport = transport_for(anyio_backend, server)
+    credential = CertificateCredential(
+        server.issuer.tenant_id,
+        "cert-daemon",
+        certificate_data=certificate.key_pem + certificate.pem,
+        authority=server.url,
+        disable_instance_discovery=True,
+        connection_verify=ca(server),
+        **({} if transport is None else {"transport": transport}),
+    )
+    async with credential:
+        token = await credential.get_token(f"api://{server.issuer.client_id}/.default")
+    assert await call_admin(server, token.token) == (200, "cert-daemon")

@@ -91,8 +91,9 @@ def check_client_assertion(
     header = _header(assertion)
     certificate = client.certificate
     named = (header.get("x5t"), header.get("x5t#S256"))
+    # MSAL pads its base64url thumbprint (`...=`), and Entra accepts it: so does this.
     if certificate is None or not any(
-        value is not None and value == own
+        isinstance(value, str) and value.rstrip("=") == own
         for value, own in zip(named, thumbprints(certificate), strict=True)
     ):
         raise _invalid_client(
