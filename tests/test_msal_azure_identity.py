@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from azure.core.pipeline.transport import AsyncHttpTransport, TrioRequestsTransport
+from azure.core.pipeline.transport import TrioRequestsTransport
 from azure.identity.aio import CertificateCredential, ClientSecretCredential
 from fastapi import Depends, FastAPI
 
@@ -39,15 +39,16 @@ def ca(server: LocalIssuerServer) -> str:
     return str(server.ca_path)
 
 
-def transport_for(backend: str, server: LocalIssuerServer) -> AsyncHttpTransport[Any, Any] | None:
-    """None: azure-identity's own (aiohttp, asyncio only); on trio, azure-core's trio one."""
-    return None if backend == "asyncio" else TrioRequestsTransport(connection_verify=ca(server))
+def transport_options(backend: str, server: LocalIssuerServer) -> dict[str, Any]:
+    """None on asyncio: azure-identity's own transport (aiohttp); on trio, azure-core's."""
+    if backend == "asyncio":
+        return {}
+    return {"transport": TrioRequestsTransport(connection_verify=ca(server))}
 
 
 def credential(
     server: LocalIssuerServer, backend: str, *, secret: str = SECRET
 ) -> ClientSecretCredential:
-    transport = transport_for(backend, server)
     return ClientSecretCredential(
         server.issuer.tenant_id,
         DAEMON,
@@ -55,7 +56,7 @@ def credential(
         authority=server.url,
         disable_instance_discovery=True,
         connection_verify=ca(server),
-        **({} if transport is None else {"transport": transport}),
+        **transport_options(backend, server),
     )
 
 
@@ -104,7 +105,6 @@ async def test_certificate_credential_gets_a_token_the_api_admits(
 ) -> None:
     certificate = ClientCertificate.new()
     server.issuer.register_client("cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"])
-    transport = transport_for(anyio_backend, server)
     credential = CertificateCredential(
         server.issuer.tenant_id,
         "cert-daemon",
@@ -112,7 +112,7 @@ async def test_certificate_credential_gets_a_token_the_api_admits(
         authority=server.url,
         disable_instance_discovery=True,
         connection_verify=ca(server),
-        **({} if transport is None else {"transport": transport}),
+        **transport_options(anyio_backend, server),
     )
     async with credential:
         token = await credential.get_token(f"api://{server.issuer.client_id}/.default")
