@@ -40,7 +40,7 @@ def ca(server: LocalIssuerServer) -> str:
 
 
 def transport_options(backend: str, server: LocalIssuerServer) -> dict[str, Any]:
-    """None on asyncio: azure-identity's own transport (aiohttp); on trio, azure-core's."""
+    """Nothing on asyncio: azure-identity's own transport (aiohttp); on trio, azure-core's."""
     if backend == "asyncio":
         return {}
     return {"transport": TrioRequestsTransport(connection_verify=ca(server))}
