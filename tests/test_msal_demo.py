@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from examples.fastapi_api.demo import MSAL_BEGIN, MSAL_END
 
-from tests.helpers import bearer, serving
+from tests.helpers import bearer, run_python, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,18 +18,7 @@ def test_the_printed_msal_lines_get_a_token_the_demo_api_admits() -> None:
         text = "".join(lines)
         snippet = text.split(MSAL_BEGIN + "\n")[1].split(MSAL_END)[0]
         api_url = next(line for line in lines if "Swagger UI:" in line).split()[-1]
-        # requests lets these variables override MSAL's verify=: a user who has them set
-        # points them at the CA instead (see docs/testing.md).
-        environ = {k: v for k, v in os.environ.items()
-                   if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}  # fmt: skip
-        result = subprocess.run(  # noqa: S603 (the lines the demo printed, as a user pastes them)
-            [sys.executable, "-c", snippet],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=environ,
-        )
+        result = run_python(snippet)
         assert result.returncode == 0, result.stderr
         token = result.stdout.strip()
         stats = httpx.get(api_url.removesuffix("/docs") + "/admin/stats", headers=bearer(token))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_python
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
 
@@ -38,17 +37,6 @@ def test_each_section_has_its_samples() -> None:
     ("section", "index", "code"), SAMPLES, ids=[f"{s}-{i}" for s, i, _ in SAMPLES]
 )
 def test_sample_runs(section: str, index: int, code: str) -> None:
-    # requests lets these override MSAL's verify= (the section says so).
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-    }
-    result = subprocess.run(  # noqa: S603 (the documentation's own code)
-        [sys.executable, "-W", "error", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=environ,
-    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()

@@ -58,7 +58,15 @@ def metadata_document(
     instance, graph, msgraph = _CLOUDS.get(
         authority, ("local", "graph.windows.net", "graph.microsoft.com")
     )
-    region = None if keyword else "NA"
+    # The members both versions end with, in Entra's order.
+    cloud = {
+        "kerberos_endpoint": f"{base}/kerberos",
+        "tenant_region_scope": None if keyword else "NA",
+        "cloud_instance_name": instance,
+        "cloud_graph_host_name": graph,
+        "msgraph_host": msgraph,
+        "rbac_url": "https://pas.windows.net",
+    }
     if version == "2.0":
         return {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
@@ -78,12 +86,7 @@ def metadata_document(
             "frontchannel_logout_supported": True,
             "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
             "claims_supported": list(_V2_CLAIMS),
-            "kerberos_endpoint": f"{base}/kerberos",
-            "tenant_region_scope": region,
-            "cloud_instance_name": instance,
-            "cloud_graph_host_name": graph,
-            "msgraph_host": msgraph,
-            "rbac_url": "https://pas.windows.net",
+            **cloud,
         }
     return {
         "token_endpoint": f"{base}/oauth2/token",
@@ -110,10 +113,5 @@ def metadata_document(
         "claims_supported": list(_V1_CLAIMS),
         "check_session_iframe": f"{base}/oauth2/checksession",
         "userinfo_endpoint": f"{base}/openid/userinfo",
-        "kerberos_endpoint": f"{base}/kerberos",
-        "tenant_region_scope": region,
-        "cloud_instance_name": instance,
-        "cloud_graph_host_name": graph,
-        "msgraph_host": msgraph,
-        "rbac_url": "https://pas.windows.net",
+        **cloud,
     }

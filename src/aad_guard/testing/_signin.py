@@ -147,7 +147,8 @@ class SignIn:
 
     # -- authorize -------------------------------------------------------------------------
 
-    def _authorize_endpoint(self, request: httpx.Request, tenant: str) -> httpx.Response:
+    def _page_request(self, request: httpx.Request) -> dict[str, str] | httpx.Response:
+        """A sign-in page's parameters (`GET`), or the answer to its form (`POST`) or error."""
         if request.method not in ("GET", "POST"):
             return error_page(405, "AADSTS900561: The endpoint only accepts GET and POST.")
         try:
@@ -156,6 +157,12 @@ class SignIn:
             return error_page(400, exc.description)
         if request.method == "POST":
             return self._decide(params)
+        return params
+
+    def _authorize_endpoint(self, request: httpx.Request, tenant: str) -> httpx.Response:
+        params = self._page_request(request)
+        if isinstance(params, httpx.Response):
+            return params
         resolved = self.issuer.resolve_tenant(tenant)
         if resolved is None:
             return error_page(400, f"AADSTS90002: There is no tenant {tenant!r} on this issuer.")
@@ -363,14 +370,9 @@ class SignIn:
 
     def _device_login(self, request: httpx.Request) -> httpx.Response:
         """The verification page: enter the code, then pick an account and consent."""
-        if request.method not in ("GET", "POST"):
-            return error_page(405, "AADSTS900561: The endpoint only accepts GET and POST.")
-        try:
-            params = form_params(request.url.query if request.method == "GET" else request.content)
-        except OAuthError as exc:
-            return error_page(400, exc.description)
-        if request.method == "POST":
-            return self._decide(params)
+        params = self._page_request(request)
+        if isinstance(params, httpx.Response):
+            return params
         user_code = params.get("user_code")
         if user_code is None:
             return device_code_page(action=DEVICE_LOGIN_PATH)
