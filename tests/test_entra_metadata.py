@@ -7,21 +7,29 @@ import pytest
 from aad_guard.testing import LocalIssuer
 from tests.vectors import openid_configuration
 
+GLOBAL = "https://login.microsoftonline.com"
+
 
 @pytest.mark.parametrize(
-    ("tenant", "version", "document"),
+    ("authority", "tenant", "version", "document"),
     [
-        ("common", "2.0", "entra_common_v2.json"),
-        ("organizations", "2.0", "entra_organizations_v2.json"),
-        ("consumers", "2.0", "entra_consumers_v2.json"),
-        ("common", "1.0", "entra_common_v1.json"),
+        (GLOBAL, "common", "2.0", "entra_common_v2.json"),
+        (GLOBAL, "organizations", "2.0", "entra_organizations_v2.json"),
+        (GLOBAL, "consumers", "2.0", "entra_consumers_v2.json"),
+        (GLOBAL, "common", "1.0", "entra_common_v1.json"),
+        ("https://login.microsoftonline.us", "common", "2.0", "usgov_common_v2.json"),
+        ("https://login.microsoftonline.us", "organizations", "2.0", "usgov_organizations_v2.json"),
+        ("https://login.microsoftonline.us", "consumers", "2.0", "usgov_consumers_v2.json"),
+        ("https://login.chinacloudapi.cn", "common", "2.0", "china_common_v2.json"),
+        ("https://login.chinacloudapi.cn", "organizations", "2.0", "china_organizations_v2.json"),
+        ("https://login.chinacloudapi.cn", "consumers", "2.0", "china_consumers_v2.json"),
     ],
 )
 def test_keyword_tenant_metadata_is_entras_member_for_member(
-    tenant: str, version: str, document: str
+    authority: str, tenant: str, version: str, document: str
 ) -> None:
-    """On Entra's authority, the document is Entra's: its members, in its order, its values."""
-    local = LocalIssuer().metadata(tenant, version=version)
+    """On a cloud's authority, the document is that cloud's: its members, order and values."""
+    local = LocalIssuer(authority=authority).metadata(tenant, version=version)
     assert list(local.items()) == list(openid_configuration(document).items())
 
 

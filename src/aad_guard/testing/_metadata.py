@@ -10,24 +10,28 @@ from __future__ import annotations
 
 __all__ = ["metadata_document"]
 
-# Each cloud's `cloud_instance_name` and Graph hosts, as its metadata names them.
+# Each cloud's `cloud_instance_name`, Graph hosts and `rbac_url`, as its metadata names them.
 _CLOUDS = {
     "https://login.microsoftonline.com": (
         "microsoftonline.com",
         "graph.windows.net",
         "graph.microsoft.com",
+        "https://pas.windows.net",
     ),
     "https://login.microsoftonline.us": (
         "microsoftonline.us",
         "graph.windows.net",
-        "graph.microsoft.us",
+        "graph.microsoft.com",
+        "https://pasff.usgovcloudapi.net",
     ),
     "https://login.chinacloudapi.cn": (
         "partner.microsoftonline.cn",
         "graph.chinacloudapi.cn",
         "microsoftgraph.chinacloudapi.cn",
+        "https://pas.chinacloudapi.cn",
     ),
 }
+_OTHER_CLOUD = ("local", "graph.windows.net", "graph.microsoft.com", "https://pas.windows.net")
 _V2_CLAIMS = (
     "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
     "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
@@ -55,9 +59,7 @@ def metadata_document(
         keyword: `tenant` is `common`, `organizations` or `consumers` (no region).
     """
     base = f"{authority}/{tenant}"
-    instance, graph, msgraph = _CLOUDS.get(
-        authority, ("local", "graph.windows.net", "graph.microsoft.com")
-    )
+    instance, graph, msgraph, rbac_url = _CLOUDS.get(authority, _OTHER_CLOUD)
     # The members both versions end with, in Entra's order.
     cloud = {
         "kerberos_endpoint": f"{base}/kerberos",
@@ -65,7 +67,7 @@ def metadata_document(
         "cloud_instance_name": instance,
         "cloud_graph_host_name": graph,
         "msgraph_host": msgraph,
-        "rbac_url": "https://pas.windows.net",
+        "rbac_url": rbac_url,
     }
     if version == "2.0":
         return {
