@@ -296,6 +296,18 @@ def test_silent_sign_in_refreshes_an_expired_token_through_the_refresh_token(
     assert (spent.status_code, spent.json()["error"]) == (400, "invalid_grant")
 
 
+def test_msal_refreshes_a_short_lived_token_before_it_expires(server: LocalIssuerServer) -> None:
+    """MSAL refreshes a token with less than five minutes left: a short lifetime shows it."""
+    server.issuer.signin.token_lifetime = 120
+    app = public_app(server)
+    _, first = sign_in(server, app)
+    assert first["expires_in"] == 120
+    (account,) = app.get_accounts()
+    refreshed = app.acquire_token_silent([scope(server, "Tasks.Read")], account=account)
+    assert refreshed is not None and refreshed["token_source"] == "identity_provider"
+    assert call_api(server, "/tasks", refreshed["access_token"]).status_code == 200
+
+
 def test_removed_account_cannot_refresh_and_msal_asks_for_a_sign_in(
     server: LocalIssuerServer,
 ) -> None:
