@@ -11,20 +11,28 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 @dataclass(frozen=True)
 class ClientCertificate:
-    """A self-signed certificate and its RSA key: an app's certificate credential."""
+    """A self-signed certificate and its key: an app's certificate credential."""
 
     certificate: x509.Certificate
-    key: rsa.RSAPrivateKey
+    key: PrivateKey
 
     @classmethod
-    def new(cls, name: str = "daemon") -> ClientCertificate:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    def new(cls, name: str = "daemon", *, kind: str = "rsa") -> ClientCertificate:
+        key: PrivateKey
+        if kind == "ec":
+            key = ec.generate_private_key(ec.SECP256R1())
+        elif kind == "ed25519":
+            key = ed25519.Ed25519PrivateKey.generate()
+        else:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.now(UTC)
         certificate = (
@@ -35,7 +43,7 @@ class ClientCertificate:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=30))
-            .sign(key, hashes.SHA256())
+            .sign(key, None if kind == "ed25519" else hashes.SHA256())
         )
         return cls(certificate, key)
 
@@ -72,7 +80,8 @@ class ClientCertificate:
         issued_at: float | None = None,
         sha256: bool = False,
         claims: dict[str, object] | None = None,
-        key: rsa.RSAPrivateKey | None = None,
+        key: PrivateKey | None = None,
+        padded: bool = False,
     ) -> str:
         """A client assertion as Entra's certificate credentials doc shows it."""
         now = time.time() if issued_at is None else issued_at
@@ -87,7 +96,16 @@ class ClientCertificate:
             **(claims or {}),
         }
         digest = self.certificate.fingerprint(hashes.SHA256() if sha256 else hashes.SHA1())  # noqa: S303
-        thumbprint = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        # MSAL sends the thumbprint in standard base64 with padding, not as RFC 7515 says.
+        encode = base64.b64encode if padded else base64.urlsafe_b64encode
+        thumbprint = encode(digest).decode().rstrip("" if padded else "=")
         header = {"x5t#S256": thumbprint} if sha256 else {"x5t": thumbprint}
-        algorithm = "PS256" if sha256 else "RS256"
-        return jwt.encode(payload, key or self.key, algorithm=algorithm, headers=header)
+        signer = key or self.key
+        return jwt.encode(payload, signer, algorithm=_algorithm(signer, sha256), headers=header)
+
+
+def _algorithm(key: PrivateKey, sha256: bool) -> str:
+    """What MSAL signs with: RS256 with a SHA-1 thumbprint, PS256 with a SHA-256 one."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "PS256" if sha256 else "RS256"
+    return "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "EdDSA"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import jwt
 import pytest
 
 from aad_guard.testing import OTHER_TENANT_ID, LocalIssuer
@@ -47,15 +48,22 @@ def assertion_form(assertion: str) -> dict[str, str]:
     return {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
 
 
-@pytest.mark.parametrize("sha256", [False, True], ids=["x5t RS256", "x5t#S256 PS256"])
+@pytest.mark.parametrize(
+    ("sha256", "padded"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["x5t RS256", "x5t#S256 PS256", "x5t padded base64 (MSAL)", "x5t#S256 padded base64"],
+)
 async def test_an_assertion_signed_by_the_registered_certificate_gets_a_token(
     http: httpx.AsyncClient,
     credential: ClientCertificate,
     clock: FakeClock,
     make_validator: MakeValidator,
     sha256: bool,
+    padded: bool,
 ) -> None:
-    assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now, sha256=sha256)
+    assertion = credential.assertion(
+        DAEMON, ENDPOINT, issued_at=clock.now, sha256=sha256, padded=padded
+    )
     answer = await token_request(http, **assertion_form(assertion))
     assert answer.status_code == 200, answer.text
     principal = await make_validator().validate(answer.json()["access_token"])
@@ -79,6 +87,7 @@ async def test_the_client_id_may_come_from_the_assertion_alone(
     ("case", "code"),
     [
         ("another certificate", "AADSTS700027"),
+        ("a thumbprint that is not base64", "AADSTS700027"),
         ("another key, the registered thumbprint", "AADSTS700027"),
         ("another audience", "AADSTS700027"),
         ("another endpoint's tenant", "AADSTS700027"),
@@ -87,6 +96,7 @@ async def test_the_client_id_may_come_from_the_assertion_alone(
         ("another client's", "AADSTS700021"),
         ("not a JWT", "AADSTS50027"),
         ("without exp", "AADSTS50027"),
+        ("nbf not a number", "AADSTS50027"),
         ("unknown client", "AADSTS700016"),
     ],
 )
@@ -101,6 +111,12 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
     now, client_id = clock.now, DAEMON
     makers: dict[str, Callable[[], str]] = {
         "another certificate": lambda: stranger.assertion(DAEMON, ENDPOINT, issued_at=now),
+        "a thumbprint that is not base64": lambda: jwt.encode(
+            {"iss": DAEMON, "sub": DAEMON, "aud": ENDPOINT, "exp": now + 60},
+            credential.key,
+            algorithm="RS256",
+            headers={"x5t": "!" * 27},
+        ),
         "another key, the registered thumbprint": lambda: credential.assertion(
             DAEMON, ENDPOINT, issued_at=now, key=stranger.key
         ),
@@ -117,6 +133,9 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
         "without exp": lambda: credential.assertion(
             DAEMON, ENDPOINT, issued_at=now, claims={"exp": None}
         ),
+        "nbf not a number": lambda: credential.assertion(
+            DAEMON, ENDPOINT, issued_at=now, claims={"nbf": "soon"}
+        ),
         "unknown client": lambda: credential.assertion("nobody", ENDPOINT, issued_at=now),
     }
     assertion = makers[case]()
@@ -127,6 +146,38 @@ async def test_a_bad_assertion_is_an_invalid_client_with_entras_code(
     body = answer.json()
     assert body["error"] == "invalid_client"
     assert body["error_description"].startswith(f"{code}: ")
+
+
+async def test_an_ec_certificate_signs_es256_assertions(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    credential = ClientCertificate.new(kind="ec")
+    issuer.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
+    async with issuer.client() as http:
+        assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
+        answer = await token_request(http, **assertion_form(assertion))
+    assert answer.status_code == 200, answer.text
+
+
+async def test_a_certificate_of_another_kind_of_key_cannot_sign(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    credential = ClientCertificate.new(kind="ed25519")
+    issuer.register_client(DAEMON, certificate=credential.certificate)
+    async with issuer.client() as http:
+        assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
+        answer = await token_request(http, **assertion_form(assertion))
+    assert answer.status_code == 401
+    assert answer.json()["error_description"].startswith("AADSTS700027: ")
+
+
+async def test_a_malformed_assertion_without_client_id_is_an_invalid_client(
+    http: httpx.AsyncClient,
+) -> None:
+    data = {"grant_type": "client_credentials", "scope": SCOPE, **assertion_form("x.y")}
+    answer = await http.post(ENDPOINT, data=data)
+    assert answer.status_code == 401
+    assert answer.json()["error_description"].startswith("AADSTS50027: ")
 
 
 async def test_an_assertion_within_five_minutes_of_its_time_is_accepted(

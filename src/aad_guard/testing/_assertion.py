@@ -9,6 +9,7 @@ token endpoint, and `exp`/`nbf` bound it in time.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Mapping, Sequence
 
 import jwt
@@ -91,11 +92,7 @@ def check_client_assertion(
     header = _header(assertion)
     certificate = client.certificate
     named = (header.get("x5t"), header.get("x5t#S256"))
-    # MSAL pads its base64url thumbprint (`...=`), and Entra accepts it: so does this.
-    if certificate is None or not any(
-        isinstance(value, str) and value.rstrip("=") == own
-        for value, own in zip(named, thumbprints(certificate), strict=True)
-    ):
+    if certificate is None or not _names(header, certificate):
         raise _invalid_client(
             700027,
             "The certificate with identifier used to sign the client assertion is not "
@@ -150,6 +147,29 @@ def _check_claims(
             f"Client assertion is not within its valid time range. Current time: {now:.0f}, "
             f"assertion valid from {not_before:.0f}, expiry time of assertion {expires:.0f}.",
         )
+
+
+def _names(header: Mapping[str, object], certificate: x509.Certificate) -> bool:
+    """Whether the header's `x5t` or `x5t#S256` is the certificate's thumbprint.
+
+    RFC 7515 says base64url without padding; MSAL sends standard base64 with padding, and
+    Entra accepts both, so the bytes are compared.
+    """
+    for member, algorithm in (("x5t", hashes.SHA1()), ("x5t#S256", hashes.SHA256())):  # noqa: S303
+        value = header.get(member)
+        if isinstance(value, str) and _thumbprint_bytes(value) == certificate.fingerprint(
+            algorithm
+        ):
+            return True
+    return False
+
+
+def _thumbprint_bytes(value: str) -> bytes | None:
+    text = value.rstrip("=").replace("+", "-").replace("/", "_")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error:
+        return None
 
 
 def _header(assertion: str) -> dict[str, object]:
