@@ -298,7 +298,7 @@ def test_silent_sign_in_refreshes_an_expired_token_through_the_refresh_token(
 
 def test_msal_refreshes_a_short_lived_token_before_it_expires(server: LocalIssuerServer) -> None:
     """MSAL refreshes a token with less than five minutes left: a short lifetime shows it."""
-    server.issuer.signin.token_lifetime = 120
+    server.issuer.token_lifetime = 120
     app = public_app(server)
     _, first = sign_in(server, app)
     assert first["expires_in"] == 120

@@ -683,7 +683,7 @@ async def test_client_credentials_answer_has_entras_members(http: httpx.AsyncCli
 
 
 async def test_token_lifetime_sets_expires_in(flow: Flow, issuer: LocalIssuer) -> None:
-    issuer.signin.token_lifetime = 300
+    issuer.token_lifetime = 300
     body = (await flow.redeem(await flow.code())).json()
     assert (body["expires_in"], body["ext_expires_in"]) == (300, 300)
     claims = decoded_claims(body["access_token"])
@@ -764,14 +764,16 @@ async def test_removed_account_cannot_refresh(flow: Flow, issuer: LocalIssuer) -
     assert removed.json()["error_codes"] == [50173]
 
 
-async def test_revoke_forgets_refresh_tokens(flow: Flow, issuer: LocalIssuer) -> None:
+async def test_revoking_sign_ins_forgets_refresh_tokens_and_sessions(flow: Flow, issuer: LocalIssuer) -> None:
     work_token = await signed_in_with_refresh(flow, issuer, "work")
     admin_token = await signed_in_with_refresh(flow, issuer, "admin")
-    issuer.signin.revoke(issuer.users["work"])
+    issuer.revoke_sign_ins(issuer.users["work"])
     assert (await refresh(flow, work_token)).json()["error_codes"] == [9002313]
     assert (await refresh(flow, admin_token)).status_code == 200
-    issuer.signin.revoke()
+    assert "code" in answer_params(await flow.page(prompt="none"))  # admin's session only
+    issuer.revoke_sign_ins()
     assert (await refresh(flow, admin_token)).status_code == 400
+    assert answer_params(await flow.page(prompt="none"))["error"] == "login_required"
 
 
 # -- response modes, prompt and login_hint ------------------------------------------------------

@@ -141,6 +141,22 @@ class LocalIssuer:
         return self.signin.users
 
     @property
+    def token_lifetime(self) -> float:
+        """Seconds the sign-in's access and ID tokens are valid for (`expires_in`)."""
+        return self.signin.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.signin.token_lifetime = seconds
+
+    def revoke_sign_ins(self, user: LocalUser | None = None) -> None:
+        """Revoke the refresh tokens and sessions of `user` (by username), or of everyone.
+
+        Removing an account from `users` revokes its refresh tokens too.
+        """
+        self.signin.revoke(user)
+
+    @property
     def clients(self) -> dict[str, LocalClient]:
         """The registered applications, by client id (see `register_client`)."""
         return self.signin.clients
