@@ -1,18 +1,17 @@
 """The local issuer's sign-in: OAuth 2.0 and OpenID Connect endpoints for fake accounts.
 
-Authorization code with PKCE (S256, required) for registered clients, the device-code flow,
-refresh tokens, and client credentials for confidential ones; answers and errors shaped as
-Entra's (AADSTS codes, `error_codes`, `trace_id`, `correlation_id`), so that MSAL and
-azure-identity work against it as against Entra.
+The authorize endpoint (PKCE S256 required; query, fragment and form_post answers; `prompt`
+and `login_hint`), the device-code endpoint and its verification page, and the routing to
+the token endpoint (`_token.py`); answers and errors shaped as Entra's (AADSTS codes,
+`error_codes`, `trace_id`, `correlation_id`), so that MSAL and azure-identity work against
+it as against Entra.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -20,20 +19,12 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._accounts import LocalClient, LocalUser, default_users
-from ._assertion import assertion_client_id, check_client_assertion
 from ._device import DeviceAuthorizations
-from ._oauth import (
-    NO_STORE,
-    OAuthError,
-    Reply,
-    ResponseMode,
-    basic_credentials,
-    form_params,
-    required,
-    s256,
-)
-from ._oidc import client_info, id_token, pairwise_subject
+from ._grants import AuthorizationRequest, Grant
+from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
 from ._page import device_code_page, error_page, notice_page, sign_in_page
+from ._scopes import delegated_scopes
+from ._token import TokenEndpoint, unknown_client
 
 if TYPE_CHECKING:
     from ._issuer import LocalIssuer
@@ -43,41 +34,14 @@ __all__ = ["DEVICE_LOGIN_PATH", "SignIn"]
 _ROUTE = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/(?P<endpoint>authorize|token|devicecode)")
 DEVICE_LOGIN_PATH = "/devicelogin"
 """Where a user enters a device's code: the local `https://microsoft.com/devicelogin`."""
-_DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", _DEVICE_GRANT)
-_OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
-_KEYWORDS = ("common", "organizations", "consumers")
 _PROMPTS = frozenset({"login", "none", "consent", "select_account"})
 _RESPONSE_MODES: tuple[ResponseMode, ...] = ("query", "fragment", "form_post")
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest (RFC 7636 §4.2)
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
 _FORM_LIFETIME = 600.0  # seconds a sign-in page can be submitted: time to read and choose
 _MAX_PENDING = 1000  # sign-in pages awaiting an answer; the oldest are forgotten first
-_REFRESH_LIFETIME = 90 * 24 * 3600.0  # Entra's default for refresh tokens
 _DEVICE_LIFETIME = 900.0  # Entra's: 15 minutes to enter the code and sign in
 _DEVICE_INTERVAL = 5  # seconds between polls, as Entra says
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """A checked authorization request: the API scopes and OpenID scopes it asks for."""
-
-    client: LocalClient
-    scopes: tuple[str, ...]
-    oidc: frozenset[str]
-    redirect_uri: str = ""
-    code_challenge: str = ""
-    nonce: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Grant:
-    """What a code or refresh token stands for, until it is spent or expires."""
-
-    request: _Request
-    user: LocalUser
-    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +52,7 @@ class _Pending:
     authorization of `device_code`.
     """
 
-    request: _Request
+    request: AuthorizationRequest
     reply: Reply | None
     device_code: str | None
     tenant: str
@@ -112,12 +76,14 @@ class SignIn:
         self.token_lifetime = token_lifetime
         self.users = default_users()
         self.clients: dict[str, LocalClient] = {}
-        self._codes: dict[str, _Grant] = {}
-        self._refresh_tokens: dict[str, _Grant] = {}
+        self.codes: dict[str, Grant] = {}  # authorization codes, until redeemed
         self._pending: dict[str, _Pending] = {}  # by CSRF token
         self._sessions: set[str] = set()  # usernames signed in: what prompt=none may use
-        self._devices: DeviceAuthorizations[tuple[_Request, str]] = DeviceAuthorizations()
-        self._lock = threading.Lock()  # the loopback server answers from several threads
+        self.devices: DeviceAuthorizations[tuple[AuthorizationRequest, str]] = (
+            DeviceAuthorizations()
+        )
+        self.lock = threading.Lock()  # the loopback server answers from several threads
+        self.tokens = TokenEndpoint(self)
 
     @property
     def api(self) -> str:
@@ -137,12 +103,8 @@ class SignIn:
 
     def revoke(self, user: LocalUser | None = None) -> None:
         """Forget refresh tokens and sessions: of `user` (by username), or of everyone."""
-        with self._lock:
-            self._refresh_tokens = {
-                token: grant
-                for token, grant in self._refresh_tokens.items()
-                if user is not None and grant.user.username != user.username
-            }
+        self.tokens.revoke(user)
+        with self.lock:
             self._sessions = set() if user is None else self._sessions - {user.username}
 
     # -- authorize -------------------------------------------------------------------------
@@ -191,7 +153,7 @@ class SignIn:
             params.get("state"),
             next((m for m in _RESPONSE_MODES if m == mode), "query"),
         )
-        accounts = self._accounts_of(resolved)
+        accounts = self.accounts_of(resolved)
         try:
             if mode not in _RESPONSE_MODES:
                 raise OAuthError(
@@ -223,7 +185,7 @@ class SignIn:
 
     def _silent(self, accounts: Mapping[str, LocalUser], selected: str | None) -> LocalUser:
         """The account `prompt=none` signs in: one with a session here, as Entra's SSO."""
-        with self._lock:
+        with self.lock:
             sessions = set(self._sessions)
         candidates = [
             key
@@ -241,12 +203,16 @@ class SignIn:
         return accounts[candidates[0]]
 
     def _remember(
-        self, request: _Request, reply: Reply | None, tenant: str, device_code: str | None = None
+        self,
+        request: AuthorizationRequest,
+        reply: Reply | None,
+        tenant: str,
+        device_code: str | None = None,
     ) -> str:
         """Keep a shown page's request until its form is posted; returns its CSRF token."""
         now = self.issuer.clock()
         token = secrets.token_urlsafe(32)
-        with self._lock:
+        with self.lock:
             self._pending = {t: p for t, p in self._pending.items() if p.expires_at > now}
             while len(self._pending) >= _MAX_PENDING:
                 del self._pending[next(iter(self._pending))]
@@ -261,7 +227,7 @@ class SignIn:
         The form's CSRF token stands for the checked request: what the page asked is what is
         granted, whatever else the post carries, and a post no page of ours made is refused.
         """
-        with self._lock:
+        with self.lock:
             pending = self._pending.pop(params.get("csrf_token", ""), None)
         if pending is None or pending.expires_at <= self.issuer.clock():
             return error_page(
@@ -270,7 +236,7 @@ class SignIn:
                 "expired. Start the sign-in again from the application.",
             )
         accepted = params.get("decision") == "accept"
-        user = self._accounts_of(pending.tenant).get(params.get("user", ""))
+        user = self.accounts_of(pending.tenant).get(params.get("user", ""))
         if pending.reply is None:  # a device's sign-in: the device learns it when it polls
             return self._decide_device(pending, user if accepted else None, accepted)
         try:
@@ -283,7 +249,9 @@ class SignIn:
             return pending.reply.error(exc)
         return pending.reply.send(code=code)
 
-    def _authorization_request(self, params: Mapping[str, str], client: LocalClient) -> _Request:
+    def _authorization_request(
+        self, params: Mapping[str, str], client: LocalClient
+    ) -> AuthorizationRequest:
         response_type = params.get("response_type")
         if response_type is None:
             raise OAuthError(
@@ -309,12 +277,12 @@ class SignIn:
                 90023,
                 "prompt must be login, none, consent or select_account.",
             )
-        scopes, oidc = self._delegated_scopes(params.get("scope"))
-        return _Request(
+        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        return AuthorizationRequest(
             client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
         )
 
-    def _accounts_of(self, tenant: str) -> dict[str, LocalUser]:
+    def accounts_of(self, tenant: str) -> dict[str, LocalUser]:
         """The accounts that may sign in through `tenant` (a tenant id or a keyword)."""
         home = self.issuer.tenant_id  # read now: a test may have changed it since
         accounts = {
@@ -331,12 +299,12 @@ class SignIn:
             or user.tenant_id == tenant
         }
 
-    def _issue_code(self, request: _Request, user: LocalUser) -> str:
+    def _issue_code(self, request: AuthorizationRequest, user: LocalUser) -> str:
         now = self.issuer.clock()
         code = secrets.token_urlsafe(32)
-        with self._lock:
-            self._codes = {c: g for c, g in self._codes.items() if g.expires_at > now}
-            self._codes[code] = _Grant(request, user, now + self.code_lifetime)
+        with self.lock:
+            self.codes = {c: g for c, g in self.codes.items() if g.expires_at > now}
+            self.codes[code] = Grant(request, user, now + self.code_lifetime)
             self._sessions.add(user.username)
         return code
 
@@ -349,10 +317,10 @@ class SignIn:
         client_id = required(params, "client_id")
         client = self.clients.get(client_id)
         if client is None:
-            raise _unknown_client(client_id)
-        scopes, oidc = self._delegated_scopes(params.get("scope"))
-        request = _Request(client, scopes, oidc)
-        device = self._devices.start(
+            raise unknown_client(client_id)
+        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        request = AuthorizationRequest(client, scopes, oidc)
+        device = self.devices.start(
             (request, tenant), now=self.issuer.clock(), lifetime=_DEVICE_LIFETIME
         )
         verification_uri = f"{origin}{DEVICE_LOGIN_PATH}"
@@ -376,7 +344,7 @@ class SignIn:
         user_code = params.get("user_code")
         if user_code is None:
             return device_code_page(action=DEVICE_LOGIN_PATH)
-        device = self._devices.by_user_code(user_code, now=self.issuer.clock())
+        device = self.devices.by_user_code(user_code, now=self.issuer.clock())
         if device is None:
             return device_code_page(
                 action=DEVICE_LOGIN_PATH,
@@ -386,7 +354,7 @@ class SignIn:
         return sign_in_page(
             action=DEVICE_LOGIN_PATH,
             csrf_token=self._remember(checked, None, tenant, device.device_code),
-            users=self._accounts_of(tenant),
+            users=self.accounts_of(tenant),
             client_id=checked.client.client_id,
             api=self.api,
             scopes=checked.scopes,
@@ -398,42 +366,17 @@ class SignIn:
         if accepted and user is None:
             return error_page(400, "AADSTS90023: No such account for this tenant.")
         assert pending.device_code is not None
-        if not self._devices.decide(pending.device_code, user):
+        if not self.devices.decide(pending.device_code, user):
             return error_page(400, "AADSTS90120: The request was already authorized or declined.")
         if user is None:
             return notice_page("Sign-in declined", "The application on your device gets nothing.")
-        with self._lock:
+        with self.lock:
             self._sessions.add(user.username)
         return notice_page(
             "You're signed in",
             f"You have signed in to {pending.request.client.client_id} on your device as "
             f"{user.username}. You may now close this window.",
         )
-
-    def _redeem_device_code(
-        self, params: Mapping[str, str], client: LocalClient
-    ) -> dict[str, object]:
-        device_code = required(params, "device_code")
-        device = self._devices.poll(device_code)
-        if device is None:
-            raise OAuthError("bad_verification_code", 70018, "The device_code is not known.")
-        request, _ = device.request
-        if request.client.client_id != client.client_id:
-            raise OAuthError(
-                "invalid_grant", 70000, "The device_code was issued to another client."
-            )
-        if device.expires_at <= self.issuer.clock():
-            self._devices.forget(device_code)
-            raise OAuthError("expired_token", 70019, "Verification code expired.")
-        if device.state == "pending":
-            raise OAuthError(
-                "authorization_pending",
-                70016,
-                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-            )
-        if device.user is None:
-            raise OAuthError("authorization_declined", 70000, "The end user denied the request.")
-        return self._user_tokens(request, device.user, params)
 
     # -- token -----------------------------------------------------------------------------
 
@@ -454,7 +397,7 @@ class SignIn:
                 origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
                 body = self._device_authorization(params, resolved, origin)
             else:
-                body = self._token_response(request, params, resolved)
+                body = self.tokens.answer(request, params, resolved)
         except OAuthError as exc:
             document = exc.document(now=self.issuer.clock(), correlation_id=correlation_id)
             headers = {**cors, **exc.headers, **NO_STORE, **echo}
@@ -472,300 +415,7 @@ class SignIn:
             raise OAuthError("invalid_request", 900144, "Send the form as x-www-form-urlencoded.")
         return form_params(request.content)
 
-    def _token_response(
-        self, request: httpx.Request, params: Mapping[str, str], tenant: str
-    ) -> dict[str, object]:
-        grant_type = required(params, "grant_type")
-        if grant_type not in _GRANT_TYPES:
-            raise OAuthError(
-                "unsupported_grant_type",
-                70003,
-                f"The grant type {grant_type!r} is not served; served: {', '.join(_GRANT_TYPES)}.",
-            )
-        client = self._authenticate(request, params)
-        if grant_type == "authorization_code":
-            return self._redeem(params, client)
-        if grant_type == "refresh_token":
-            return self._refresh(params, client)
-        if grant_type == _DEVICE_GRANT:
-            return self._redeem_device_code(params, client)
-        return self._client_credentials(params, client, tenant)
-
-    def _authenticate(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
-        """The calling client, by its secret (Basic or form), a client assertion, or its id."""
-        if "client_assertion" in params or "client_assertion_type" in params:
-            return self._assertion_client(request, params)
-        authorization = request.headers.get("authorization")
-        basic = authorization is not None
-        secret: str | None
-        if authorization is not None:
-            if "client_secret" in params:
-                raise OAuthError("invalid_request", 90023, "Authenticate the client one way only.")
-            client_id, secret = basic_credentials(authorization)
-            if params.get("client_id", client_id) != client_id:
-                raise OAuthError(
-                    "invalid_request", 90023, "client_id differs from the credentials."
-                )
-        else:
-            client_id, secret = required(params, "client_id"), params.get("client_secret")
-        client = self.clients.get(client_id)
-        if client is None:
-            raise _unknown_client(client_id)
-        if not client.is_confidential and secret is not None:
-            raise OAuthError(
-                "invalid_client", 700025,
-                "Client is public so neither 'client_assertion' nor 'client_secret' should be "
-                "presented.", status=401, basic=basic,
-            )  # fmt: skip
-        if client.is_confidential and secret is None:
-            raise OAuthError(
-                "invalid_client", 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.", status=401, basic=basic,
-            )  # fmt: skip
-        if client.is_confidential and not (
-            secret is not None
-            and client.secret is not None
-            and hmac.compare_digest(secret.encode(), client.secret.encode())
-        ):
-            raise OAuthError(
-                "invalid_client", 7000215, "Invalid client secret provided.", status=401,
-                basic=basic,
-            )  # fmt: skip
-        return client
-
-    def _assertion_client(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
-        """The client whose certificate signed `client_assertion` for this token endpoint."""
-        if "authorization" in request.headers or "client_secret" in params:
-            raise OAuthError("invalid_request", 90023, "Authenticate the client one way only.")
-        client_id = params.get("client_id") or assertion_client_id(
-            params.get("client_assertion", "")
-        )
-        client = self.clients.get(client_id)
-        if client is None:
-            raise OAuthError(
-                "invalid_client",
-                700016,
-                f"Application with identifier {client_id!r} was not found in the directory.",
-                status=401,
-            )
-        endpoint = str(request.url.copy_with(query=None))
-        check_client_assertion(client, params, audiences=[endpoint], now=self.issuer.clock())
-        return client
-
-    def _redeem(self, params: Mapping[str, str], client: LocalClient) -> dict[str, object]:
-        code, redirect_uri = required(params, "code"), required(params, "redirect_uri")
-        verifier = required(params, "code_verifier")
-        with self._lock:  # a code is spent by its first redemption (RFC 6749 §4.1.2)
-            grant = self._codes.pop(code, None)
-        if grant is None:
-            raise OAuthError(
-                "invalid_grant", 54005, "The code is unknown or was already used (redeemed)."
-            )
-        if grant.expires_at <= self.issuer.clock():
-            raise OAuthError("invalid_grant", 70008, "The code has expired.")
-        if grant.request.client.client_id != client.client_id:
-            raise OAuthError("invalid_grant", 70000, "The code was issued to another client.")
-        if grant.request.redirect_uri != redirect_uri:
-            raise OAuthError(
-                "invalid_grant", 70000, "redirect_uri differs from the authorization's."
-            )
-        if not hmac.compare_digest(s256(verifier), grant.request.code_challenge):
-            raise OAuthError(
-                "invalid_grant",
-                501481,
-                "The code_verifier does not match the code_challenge supplied in the "
-                "authorization request.",
-            )
-        return self._user_tokens(grant.request, grant.user, params)
-
-    def _refresh(self, params: Mapping[str, str], client: LocalClient) -> dict[str, object]:
-        """Redeem a refresh token for new tokens and a new refresh token (it rotates)."""
-        token = required(params, "refresh_token")
-        with self._lock:
-            grant = self._refresh_tokens.get(token)
-        if grant is None:
-            raise OAuthError(
-                "invalid_grant", 9002313, "The refresh token is unknown, revoked or spent."
-            )
-        if grant.request.client.client_id != client.client_id:
-            raise OAuthError(
-                "invalid_grant", 70000, "The refresh token was issued to another client."
-            )
-        if grant.expires_at <= self.issuer.clock():
-            raise OAuthError("invalid_grant", 700082, "The refresh token has expired.")
-        user = self._current(grant.user)
-        if user is None:
-            raise OAuthError(
-                "invalid_grant",
-                50173,
-                f"The provided grant has been revoked: the account {grant.user.username!r} "
-                "was removed. Sign in again.",
-            )
-        asked = grant.request
-        if "scope" in params:
-            scopes, oidc = self._delegated_scopes(params["scope"])
-            if not set(scopes) <= set(asked.scopes):
-                raise OAuthError(
-                    "invalid_grant",
-                    65001,
-                    "The user has not consented to "
-                    f"{', '.join(sorted(set(scopes) - set(asked.scopes)))}: sign in again.",
-                )
-            asked = replace(asked, scopes=scopes, oidc=oidc & asked.oidc)
-        # A refresh token answers with the next one, whether or not offline_access is repeated.
-        asked = replace(asked, oidc=asked.oidc | {"offline_access"})
-        with self._lock:  # spent now: the answer carries the next one
-            if self._refresh_tokens.pop(token, None) is None:
-                raise OAuthError("invalid_grant", 9002313, "The refresh token was just spent.")
-        return self._user_tokens(replace(asked, nonce=None), user, params, granted=grant.request)
-
-    def _current(self, user: LocalUser) -> LocalUser | None:
-        """The account as it is now (its roles may have changed), if it was not removed."""
-        return next(
-            (
-                now
-                for now in self._accounts_of("common").values()
-                if (now.username, now.tenant_id) == (user.username, user.tenant_id)
-            ),
-            None,
-        )
-
-    def _user_tokens(
-        self,
-        request: _Request,
-        user: LocalUser,
-        params: Mapping[str, str],
-        *,
-        granted: _Request | None = None,
-    ) -> dict[str, object]:
-        """Entra's answer to a user's grant: access token, and what `openid`,
-        `offline_access` and `client_info=1` ask for, with its members in its order."""
-        client_id = request.client.client_id
-        lifetime = self.token_lifetime
-        access_token = self.issuer.token(
-            tenant_id=user.tenant_id,
-            scopes=request.scopes,
-            roles=user.roles or None,
-            client_id=client_id,
-            lifetime=lifetime,
-            claims={
-                "oid": user.object_id,
-                "sub": pairwise_subject(user, client_id),
-                "name": user.name,
-                "preferred_username": user.username,
-            },
-        )
-        scope = [f"{self.api}/{name}" for name in request.scopes]
-        scope += [name for name in ("openid", "profile", "email") if name in request.oidc]
-        body: dict[str, object] = {
-            "token_type": "Bearer",
-            "scope": " ".join(scope),
-            "expires_in": int(lifetime),
-            "ext_expires_in": int(lifetime),
-            "access_token": access_token,
-        }
-        if "offline_access" in request.oidc:
-            refresh_token = secrets.token_urlsafe(48)
-            grant = _Grant(granted or request, user, self.issuer.clock() + _REFRESH_LIFETIME)
-            with self._lock:
-                self._refresh_tokens[refresh_token] = grant
-            body["refresh_token"] = refresh_token
-        if "openid" in request.oidc:
-            body["id_token"] = id_token(
-                self.issuer,
-                user,
-                client_id=client_id,
-                scopes=request.oidc,
-                nonce=request.nonce,
-                lifetime=lifetime,
-            )
-        if params.get("client_info") == "1":
-            body["client_info"] = client_info(user, self.issuer.tenant_id)
-        return body
-
-    def _client_credentials(
-        self, params: Mapping[str, str], client: LocalClient, tenant: str
-    ) -> dict[str, object]:
-        if not client.is_confidential:
-            raise OAuthError(
-                "invalid_client", 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.", status=401,
-            )  # fmt: skip
-        if tenant in _KEYWORDS:
-            raise OAuthError(
-                "invalid_request",
-                9001023,
-                f"The grant type isn't supported over the /{tenant} endpoint: use a tenant id "
-                "or domain in the path.",
-            )
-        scopes = self._scope_names(required(params, "scope"), skip_oidc=False)
-        if scopes != [".default"]:
-            raise OAuthError(
-                "invalid_scope", 1002012, f"Client credentials take scope {self.api}/.default."
-            )
-        service_principal = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client.client_id}"))
-        lifetime = self.token_lifetime
-        token = self.issuer.token(
-            app_only=True,
-            tenant_id=tenant,
-            roles=client.roles or None,
-            client_id=client.client_id,
-            lifetime=lifetime,
-            claims={"oid": service_principal, "sub": service_principal},
-        )
-        # Entra names no scope here: the token is for the resource's .default.
-        return {
-            "token_type": "Bearer",
-            "expires_in": int(lifetime),
-            "ext_expires_in": int(lifetime),
-            "access_token": token,
-        }
-
     # -- shared ----------------------------------------------------------------------------
-
-    def _delegated_scopes(self, scope: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
-        """The API's scopes (by short name) and the OpenID Connect scopes in `scope`."""
-        if scope is None:
-            raise OAuthError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'scope'.",
-            )
-        names = self._scope_names(scope, skip_oidc=True)
-        if not names or ".default" in names:
-            raise OAuthError(
-                "invalid_scope",
-                70011,
-                f"Name the scopes of {self.api} to consent to, like {self.api}/access_as_user.",
-            )
-        oidc = frozenset(item for item in scope.split(" ") if item in _OIDC_SCOPES)
-        return tuple(dict.fromkeys(names)), oidc
-
-    def _scope_names(self, scope: str, *, skip_oidc: bool) -> list[str]:
-        """The API's scopes named in `scope`, by short name.
-
-        Entra issues a token for one resource at a time: every other scope is refused.
-        """
-        api_id = self.issuer.client_id
-        names: list[str] = []
-        for item in scope.split(" "):
-            if not item or (item in _OIDC_SCOPES and skip_oidc):
-                continue
-            name = next(
-                (item[len(p) :] for p in (f"{self.api}/", f"{api_id}/") if item.startswith(p)),
-                "",
-            )
-            if not _SCOPE_TOKEN.fullmatch(name) or "/" in name:
-                raise OAuthError(
-                    "invalid_scope",
-                    70011,
-                    f"The provided value for the input parameter 'scope' isn't valid: {item!r} "
-                    f"is not a scope of {self.api}, the only API of this issuer.",
-                )
-            names.append(name)
-        return names
 
     def trusted_origins(self, path: str) -> frozenset[str]:
         """The browser origins, besides the issuer's own, that may post to `path`.
@@ -801,11 +451,3 @@ class SignIn:
             "Access-Control-Max-Age": "600",
         }
         return httpx.Response(204, headers=headers)
-
-
-def _unknown_client(client_id: str) -> OAuthError:
-    return OAuthError(
-        "unauthorized_client",
-        700016,
-        f"Application with identifier {client_id!r} was not found in the directory.",
-    )
