@@ -764,7 +764,9 @@ async def test_removed_account_cannot_refresh(flow: Flow, issuer: LocalIssuer) -
     assert removed.json()["error_codes"] == [50173]
 
 
-async def test_revoking_sign_ins_forgets_refresh_tokens_and_sessions(flow: Flow, issuer: LocalIssuer) -> None:
+async def test_revoking_sign_ins_forgets_refresh_tokens_and_sessions(
+    flow: Flow, issuer: LocalIssuer
+) -> None:
     work_token = await signed_in_with_refresh(flow, issuer, "work")
     admin_token = await signed_in_with_refresh(flow, issuer, "admin")
     issuer.revoke_sign_ins(issuer.users["work"])
