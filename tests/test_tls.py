@@ -281,3 +281,18 @@ def test_the_documented_https_sample_runs(capsys: pytest.CaptureFixture[str]) ->
     assert url.startswith("https://127.0.0.1:")
     assert ca_path == os.path.join(os.environ["AAD_GUARD_CACHE_DIR"], "ca.pem")
     assert tenant_id == "72f988bf-0000-4000-8000-00000000a001"
+
+
+def test_token_check_trusts_the_https_issuer_through_ssl_cert_file(tmp_path: Path) -> None:
+    with LocalIssuerServer(tls=True, cache_dir=tmp_path) as server:
+        command = [
+            sys.executable, "-m", "aad_guard.cli", "token", "check", server.issuer.token(),
+            "--client-id", server.issuer.client_id, "--authority", server.url,
+        ]  # fmt: skip
+        assert server.ca_path is not None
+        checked = subprocess.run(  # noqa: S603 (the test runs its own command)
+            command, capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "SSL_CERT_FILE": str(server.ca_path)},
+        )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout
+    assert "Result: VALID" in checked.stdout
