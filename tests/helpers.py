@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -129,3 +130,21 @@ def run_uvicorn(
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` as a user's script would run, warnings as errors, and wait for it.
+
+    Without REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE: requests lets them override MSAL's
+    `verify=` (docs/testing.md, "With MSAL").
+    """
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}  # fmt: skip
+    return subprocess.run(  # noqa: S603 (the tests' own snippets)
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environ,
+    )

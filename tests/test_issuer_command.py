@@ -72,7 +72,8 @@ async def test_a_client_registered_with_a_secret_gets_app_tokens(tmp_path: Path)
     assert "Client daemon (confidential, with a secret) may redirect to: " in "".join(lines)
     assert roles == {"Tasks.Admin"}
     assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
-    assert (public.status_code, public.json()["error"]) == (400, "unauthorized_client")
+    # Entra's answer to a public client asking for client credentials: no credential sent.
+    assert (public.status_code, public.json()["error_codes"]) == (401, [7000218])
 
 
 @pytest.mark.anyio

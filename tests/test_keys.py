@@ -103,7 +103,8 @@ async def test_document_size_is_capped(issuer: LocalIssuer, make_validator: Make
     validator = make_validator(max_document_bytes=1000)
     with pytest.raises(KeysUnavailableError):
         await validator.validate(issuer.token())
-    assert issuer.count("jwks") == 1  # the metadata fit; the JWKS (~3 KB) did not
+    # Entra's metadata (~1.8 KB, like the local issuer's) does not fit: no keys are fetched.
+    assert issuer.count("metadata") >= 1 and issuer.count("jwks") == 0
 
 
 async def test_hanging_provider_times_out_into_keys_unavailable(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import jwt
 import pytest
 
 from aad_guard import TokenValidator
@@ -23,6 +26,7 @@ from aad_guard.testing import (
     LocalUser,
 )
 from tests.conftest import FakeClock, MakeValidator
+from tests.helpers import decoded
 
 pytestmark = pytest.mark.anyio
 
@@ -31,6 +35,14 @@ CLIENT = "spa-client"
 DAEMON = "daemon-client"
 SECRET = "s3cret:with/odd chars"
 REDIRECT = "http://127.0.0.1:8000/docs/oauth2-redirect"
+
+
+def decoded_claims(token: str) -> dict[str, Any]:
+    return decoded(token, 1)
+
+
+def decoded_header(token: str) -> dict[str, Any]:
+    return decoded(token, 0)
 
 
 def pkce() -> tuple[str, str]:
@@ -141,9 +153,12 @@ async def test_code_with_pkce_gives_a_token_that_validates_for_the_signed_in_use
     assert token.status_code == 200
     assert token.headers["cache-control"] == "no-store"
     body = token.json()
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
-    assert (
-        body["scope"] == f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write"
+    assert list(body) == [  # Entra's members, in its order; no refresh token without offline_access
+        "token_type", "scope", "expires_in", "ext_expires_in", "access_token", "id_token"
+    ]  # fmt: skip
+    assert body["token_type"] == "Bearer" and body["expires_in"] == body["ext_expires_in"] == 3600
+    assert body["scope"] == (
+        f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write openid"
     )
     principal = await make_validator().validate(body["access_token"])
     work = issuer.users["work"]
@@ -229,9 +244,10 @@ async def test_code_of_another_client_is_invalid_grant(flow: Flow, issuer: Local
     assert oauth_error(stolen) == (400, "invalid_grant")
 
 
-async def test_unknown_client_at_the_token_endpoint_is_invalid_client(flow: Flow) -> None:
+async def test_unknown_client_at_the_token_endpoint_is_unauthorized_client(flow: Flow) -> None:
     unknown = await flow.redeem(await flow.code(), client_id="nobody")
-    assert oauth_error(unknown) == (401, "invalid_client")
+    assert oauth_error(unknown) == (400, "unauthorized_client")  # Entra's AADSTS700016
+    assert unknown.json()["error_codes"] == [700016]
     assert "www-authenticate" not in unknown.headers
 
 
@@ -305,7 +321,8 @@ async def test_unknown_tenant_or_method_or_bad_query_gets_an_error_page(flow: Fl
     [
         ({"response_type": ""}, "invalid_request"),
         ({"response_type": "token"}, "unsupported_response_type"),
-        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"response_mode": "web_message"}, "invalid_request"),
+        ({"prompt": "always"}, "invalid_request"),
         ({"code_challenge": ""}, "invalid_request"),
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
@@ -445,7 +462,8 @@ async def test_client_credentials_accept_basic_authentication(http: httpx.AsyncC
     [
         ({"client_id": DAEMON}, (401, "invalid_client")),
         ({"client_id": DAEMON, "client_secret": "wrong"}, (401, "invalid_client")),
-        ({"client_id": CLIENT}, (400, "unauthorized_client")),
+        ({"client_id": CLIENT}, (401, "invalid_client")),
+        ({"client_id": "nobody"}, (400, "unauthorized_client")),
         ({"client_id": DAEMON, "client_secret": SECRET, "tenant": "organizations"},
          (400, "invalid_request")),
         ({"client_id": DAEMON, "client_secret": SECRET, "scope": "api://x/.default"},
@@ -568,3 +586,371 @@ def raw_answer(server: LocalIssuerServer, header: bytes) -> bytes:
         while chunk := raw.recv(4096):  # until the server closes: it has finished
             answer += chunk
         return answer
+
+
+# -- Entra's answers: errors, ID tokens, client_info -----------------------------------------
+
+OIDC = "openid profile offline_access"
+
+
+async def test_token_errors_have_entras_members_and_echo_the_correlation_id(flow: Flow) -> None:
+    answer = await flow.http.post(
+        flow.url("token"),
+        data={"grant_type": "authorization_code", "client_id": CLIENT, "code": "nope",
+              "redirect_uri": REDIRECT, "code_verifier": flow.verifier},
+        headers={"client-request-id": "5f0e7c3a-0000-4000-8000-000000000001"},
+    )  # fmt: skip
+    body = answer.json()
+    assert list(body) == [
+        "error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id",
+        "error_uri",
+    ]  # fmt: skip
+    assert (body["error"], body["error_codes"]) == ("invalid_grant", [54005])
+    assert body["correlation_id"] == "5f0e7c3a-0000-4000-8000-000000000001"
+    assert answer.headers["client-request-id"] == body["correlation_id"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", body["timestamp"])
+    assert body["error_description"] == (
+        "AADSTS54005: The code is unknown or was already used (redeemed).\r\n"
+        f"Trace ID: {body['trace_id']}\r\nCorrelation ID: {body['correlation_id']}\r\n"
+        f"Timestamp: {body['timestamp']}"
+    )
+    assert body["error_uri"] == "https://login.microsoftonline.com/error?code=54005"
+
+
+async def test_errors_on_the_redirect_carry_an_aadsts_code(flow: Flow) -> None:
+    answer = await flow.page(response_type="token")
+    assert answer_params(answer)["error_description"].startswith("AADSTS70005: ")
+
+
+async def test_openid_scopes_bring_a_signed_id_token_client_info_and_a_refresh_token(
+    flow: Flow, issuer: LocalIssuer
+) -> None:
+    scope = f"api://{issuer.client_id}/Tasks.Read {OIDC} email"
+    page = await flow.page(scope=scope, nonce="n-0S6_WzA2Mj")
+    answer = await flow.post(csrf_token=csrf_token(page), user="admin", decision="accept")
+    body = (await flow.redeem(answer_params(answer)["code"], client_info="1")).json()
+    assert list(body) == [
+        "token_type", "scope", "expires_in", "ext_expires_in", "access_token", "refresh_token",
+        "id_token", "client_info",
+    ]  # fmt: skip
+    assert body["scope"] == f"api://{issuer.client_id}/Tasks.Read openid profile email"
+    admin = issuer.users["admin"]
+    claims = jwt.decode(
+        body["id_token"],
+        issuer.signing_key.private_key.public_key(),
+        algorithms=["RS256"],
+        audience=CLIENT,
+        issuer=f"{BASE}/{issuer.tenant_id}/v2.0",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    assert claims == {
+        "aud": CLIENT,
+        "iss": f"{BASE}/{issuer.tenant_id}/v2.0",
+        "iat": claims["iat"],
+        "nbf": claims["iat"],
+        "exp": claims["iat"] + 3600,
+        "name": admin.name,
+        "nonce": "n-0S6_WzA2Mj",
+        "oid": admin.object_id,
+        "preferred_username": admin.username,
+        "email": admin.username,
+        "sub": decoded_claims(body["access_token"])["sub"],
+        "tid": issuer.tenant_id,
+        "uti": claims["uti"],
+        "ver": "2.0",
+    }
+    assert decoded_header(body["id_token"])["kid"] == issuer.signing_key.kid
+    client_info = json.loads(base64.urlsafe_b64decode(body["client_info"] + "=="))
+    assert client_info == {"uid": admin.object_id, "utid": issuer.tenant_id}
+
+
+async def test_id_token_of_a_personal_account_names_the_msa_tenant(
+    flow: Flow, issuer: LocalIssuer
+) -> None:
+    page = await flow.page("consumers", scope=f"api://{issuer.client_id}/Tasks.Read openid")
+    answer = await flow.post("consumers", csrf_token=csrf_token(page), user="personal",
+                             decision="accept")  # fmt: skip
+    body = (await flow.redeem(answer_params(answer)["code"])).json()
+    claims = decoded_claims(body["id_token"])
+    assert (claims["tid"], claims["iss"]) == (MSA_TENANT_ID, f"{BASE}/{MSA_TENANT_ID}/v2.0")
+    assert "name" not in claims and "nonce" not in claims  # no profile scope, no nonce sent
+    assert "refresh_token" not in body and "client_info" not in body
+
+
+async def test_client_credentials_answer_has_entras_members(http: httpx.AsyncClient) -> None:
+    body = (await client_credentials(http, client_id=DAEMON, client_secret=SECRET)).json()
+    assert list(body) == ["token_type", "expires_in", "ext_expires_in", "access_token"]
+
+
+async def test_token_lifetime_sets_expires_in(flow: Flow, issuer: LocalIssuer) -> None:
+    issuer.token_lifetime = 300
+    body = (await flow.redeem(await flow.code())).json()
+    assert (body["expires_in"], body["ext_expires_in"]) == (300, 300)
+    claims = decoded_claims(body["access_token"])
+    assert claims["exp"] == claims["iat"] + 300
+
+
+# -- refresh tokens ----------------------------------------------------------------------------
+
+
+async def signed_in_with_refresh(flow: Flow, issuer: LocalIssuer, user: str = "work") -> str:
+    scope = f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write {OIDC}"
+    page = await flow.page(scope=scope)
+    answer = await flow.post(csrf_token=csrf_token(page), user=user, decision="accept")
+    body = (await flow.redeem(answer_params(answer)["code"])).json()
+    refresh_token: str = body["refresh_token"]
+    return refresh_token
+
+
+async def refresh(flow: Flow, token: str, **changes: str) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "client_id": CLIENT, "refresh_token": token, **changes}
+    return await flow.http.post(flow.url("token"), data={k: v for k, v in form.items() if v})
+
+
+async def test_refresh_token_gives_new_tokens_and_rotates(
+    flow: Flow, issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    first = await signed_in_with_refresh(flow, issuer)
+    answer = await refresh(flow, first, scope=f"api://{issuer.client_id}/Tasks.Read openid")
+    body = answer.json()
+    assert answer.status_code == 200 and body["refresh_token"] != first
+    assert body["scope"] == f"api://{issuer.client_id}/Tasks.Read openid"
+    principal = await make_validator().validate(body["access_token"])
+    assert principal.scopes == {"Tasks.Read"}
+    assert principal.username == issuer.users["work"].username
+    spent = await refresh(flow, first)
+    assert oauth_error(spent) == (400, "invalid_grant")
+    # The next one still carries everything consented to.
+    again = (await refresh(flow, body["refresh_token"])).json()
+    principal = await make_validator().validate(again["access_token"])
+    assert principal.scopes == {"Tasks.Read", "Tasks.Write"}
+    assert "nonce" not in decoded_claims(again["id_token"])
+
+
+async def test_refresh_token_is_bound_to_its_client(flow: Flow, issuer: LocalIssuer) -> None:
+    token = await signed_in_with_refresh(flow, issuer)
+    issuer.register_client("other-spa", redirect_uris=[REDIRECT])
+    stolen = await refresh(flow, token, client_id="other-spa")
+    assert oauth_error(stolen) == (400, "invalid_grant")
+    assert stolen.json()["error_codes"] == [70000]
+    assert (await refresh(flow, token)).status_code == 200  # the owner's still works
+
+
+async def test_refresh_cannot_widen_the_consent(flow: Flow, issuer: LocalIssuer) -> None:
+    token = await signed_in_with_refresh(flow, issuer)
+    wider = await refresh(flow, token, scope=f"api://{issuer.client_id}/Tasks.Delete")
+    assert oauth_error(wider) == (400, "invalid_grant")
+    assert wider.json()["error_codes"] == [65001]
+    assert (await refresh(flow, token)).status_code == 200  # a refused request spends nothing
+
+
+async def test_refresh_token_expires_after_ninety_days(
+    flow: Flow, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = await signed_in_with_refresh(flow, issuer)
+    clock.advance(90 * 24 * 3600)
+    expired = await refresh(flow, token)
+    assert expired.json()["error_codes"] == [700082]
+
+
+async def test_removed_account_cannot_refresh(flow: Flow, issuer: LocalIssuer) -> None:
+    token = await signed_in_with_refresh(flow, issuer, user="admin")
+    issuer.users["admin"] = LocalUser("Admin User", "admin@contoso.example", roles=("New",))
+    changed = await refresh(flow, token)  # the same account with new roles: still it
+    assert decoded_claims(changed.json()["access_token"])["roles"] == ["New"]
+    del issuer.users["admin"]
+    removed = await refresh(flow, changed.json()["refresh_token"])
+    assert oauth_error(removed) == (400, "invalid_grant")
+    assert removed.json()["error_codes"] == [50173]
+
+
+async def test_revoking_sign_ins_forgets_refresh_tokens_and_sessions(
+    flow: Flow, issuer: LocalIssuer
+) -> None:
+    work_token = await signed_in_with_refresh(flow, issuer, "work")
+    admin_token = await signed_in_with_refresh(flow, issuer, "admin")
+    issuer.revoke_sign_ins(issuer.users["work"])
+    assert (await refresh(flow, work_token)).json()["error_codes"] == [9002313]
+    assert (await refresh(flow, admin_token)).status_code == 200
+    assert "code" in answer_params(await flow.page(prompt="none"))  # admin's session only
+    issuer.revoke_sign_ins()
+    assert (await refresh(flow, admin_token)).status_code == 400
+    assert answer_params(await flow.page(prompt="none"))["error"] == "login_required"
+
+
+# -- response modes, prompt and login_hint ------------------------------------------------------
+
+
+async def test_form_post_answers_with_a_self_submitting_form(flow: Flow) -> None:
+    answer = await flow.consent(response_mode="form_post")
+    assert answer.status_code == 200 and "location" not in answer.headers
+    policy = answer.headers["content-security-policy"]
+    nonce = re.search(r"script-src 'nonce-([^']+)'", policy)
+    assert nonce is not None and "default-src 'none'" in policy
+    assert f'<script nonce="{nonce[1]}">document.forms[0].submit();</script>' in answer.text
+    assert f'<form method="post" name="hiddenform" action="{REDIRECT}">' in answer.text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', answer.text))
+    assert set(fields) == {"code", "state"} and fields["state"] == "xyz"
+    assert (await flow.redeem(fields["code"])).status_code == 200
+
+
+async def test_form_post_escapes_the_state(flow: Flow) -> None:
+    answer = await flow.consent(response_mode="form_post", state='"><script>x</script>')
+    assert "<script>x" not in answer.text and "&quot;&gt;&lt;script&gt;x" in answer.text
+
+
+async def test_login_hint_selects_the_account(flow: Flow) -> None:
+    page = await flow.page(login_hint="Admin@Contoso.example", prompt="select_account")
+    assert re.search(r'value="admin" checked', page.text)
+    assert not re.search(r'value="work" checked', page.text)
+    unknown = await flow.page(login_hint="nobody@contoso.example", prompt="login")
+    assert re.search(r'value="work" checked', unknown.text)  # the first, as without a hint
+
+
+async def test_prompt_none_signs_in_the_account_with_a_session_or_says_login_required(
+    flow: Flow, make_validator: MakeValidator
+) -> None:
+    before = await flow.page(prompt="none")
+    assert answer_params(before)["error"] == "login_required"
+    assert answer_params(before)["error_description"].startswith("AADSTS50058: ")
+    await flow.code("work")
+    silent = await flow.page(prompt="none")
+    assert silent.status_code == 302
+    token = (await flow.redeem(answer_params(silent)["code"])).json()["access_token"]
+    assert (await make_validator().validate(token)).username == "local.user@contoso.example"
+    await flow.code("admin")
+    several = await flow.page(prompt="none")
+    assert answer_params(several)["error"] == "interaction_required"
+    hinted = await flow.page(prompt="none", login_hint="admin@contoso.example")
+    assert "code" in answer_params(hinted)
+    other = await flow.page(prompt="none", login_hint="other.user@fabrikam.example")
+    assert answer_params(other)["error"] == "login_required"
+
+
+# -- device code ------------------------------------------------------------------------------
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+async def device_authorization(flow: Flow, tenant: str = "organizations", **form: str) -> Any:
+    data = {"client_id": CLIENT, "scope": f"api://{flow.issuer.client_id}/Tasks.Read {OIDC}"}
+    answer = await flow.http.post(flow.url("devicecode", tenant), data={**data, **form})
+    return answer.json()
+
+
+async def poll(flow: Flow, device_code: str, client_id: str = CLIENT) -> httpx.Response:
+    form = {"grant_type": DEVICE_GRANT, "client_id": client_id, "device_code": device_code}
+    return await flow.http.post(flow.url("token"), data=form)
+
+
+async def enter_code(
+    flow: Flow, user_code: str, user: str = "work", decision: str = "accept"
+) -> httpx.Response:
+    page = await flow.http.get(f"{BASE}/devicelogin", params={"user_code": user_code})
+    assert page.status_code == 200, page.text
+    form = {"csrf_token": csrf_token(page), "user": user, "decision": decision}
+    return await flow.http.post(f"{BASE}/devicelogin", data=form)
+
+
+async def test_device_code_flow_signs_in_on_the_verification_page(
+    flow: Flow, make_validator: MakeValidator
+) -> None:
+    device = await device_authorization(flow)
+    assert list(device) == [
+        "user_code", "device_code", "verification_uri", "expires_in", "interval", "message"
+    ]  # fmt: skip
+    assert (device["verification_uri"], device["expires_in"], device["interval"]) == (
+        f"{BASE}/devicelogin", 900, 5,
+    )  # fmt: skip
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{9}", device["user_code"])
+    pending = await poll(flow, device["device_code"])
+    assert oauth_error(pending) == (400, "authorization_pending")
+    assert pending.json()["error_codes"] == [70016]
+    entry = await flow.http.get(f"{BASE}/devicelogin")
+    assert entry.status_code == 200 and 'name="user_code"' in entry.text
+    done = await enter_code(flow, device["user_code"].lower())
+    assert "You have signed in" in done.text
+    body = (await poll(flow, device["device_code"])).json()
+    assert {"access_token", "refresh_token", "id_token"} <= set(body)
+    assert (await make_validator().validate(body["access_token"])).scopes == {"Tasks.Read"}
+    assert oauth_error(await poll(flow, device["device_code"])) == (400, "bad_verification_code")
+
+
+async def test_declined_device_sign_in_is_authorization_declined(flow: Flow) -> None:
+    device = await device_authorization(flow)
+    declined = await enter_code(flow, device["user_code"], decision="cancel")
+    assert "declined" in declined.text
+    assert oauth_error(await poll(flow, device["device_code"])) == (400, "authorization_declined")
+
+
+async def test_device_code_expires_after_fifteen_minutes(flow: Flow, clock: FakeClock) -> None:
+    device = await device_authorization(flow)
+    clock.advance(900)
+    expired = await poll(flow, device["device_code"])
+    assert oauth_error(expired) == (400, "expired_token")
+    assert expired.json()["error_codes"] == [70019]
+    page = await flow.http.get(f"{BASE}/devicelogin", params={"user_code": device["user_code"]})
+    assert page.status_code == 400 and "AADSTS70018" in page.text
+
+
+async def test_device_code_is_bound_to_its_client(flow: Flow, issuer: LocalIssuer) -> None:
+    device = await device_authorization(flow)
+    issuer.register_client("other-cli")
+    assert oauth_error(await poll(flow, device["device_code"], "other-cli"))[1] == "invalid_grant"
+
+
+async def test_device_sign_in_answers_once_and_needs_an_account(flow: Flow) -> None:
+    device = await device_authorization(flow)
+    pages = [
+        await flow.http.get(f"{BASE}/devicelogin", params={"user_code": device["user_code"]})
+        for _ in range(2)
+    ]
+    tokens = [csrf_token(page) for page in pages]
+    no_account = await flow.http.post(
+        f"{BASE}/devicelogin", data={"csrf_token": tokens[0], "user": "x", "decision": "accept"}
+    )
+    assert no_account.status_code == 400
+    first = await flow.http.post(
+        f"{BASE}/devicelogin", data={"csrf_token": tokens[1], "user": "work", "decision": "accept"}
+    )
+    assert first.status_code == 200
+    page = await flow.http.get(f"{BASE}/devicelogin", params={"user_code": device["user_code"]})
+    assert page.status_code == 400  # no longer pending
+
+
+async def test_device_sign_in_twice_from_two_pages_is_refused(flow: Flow) -> None:
+    device = await device_authorization(flow)
+    pages = [
+        await flow.http.get(f"{BASE}/devicelogin", params={"user_code": device["user_code"]})
+        for _ in range(2)
+    ]
+    answers = [
+        await flow.http.post(
+            f"{BASE}/devicelogin",
+            data={"csrf_token": csrf_token(page), "user": "work", "decision": "accept"},
+        )
+        for page in pages
+    ]
+    assert [answer.status_code for answer in answers] == [200, 400]
+    assert "AADSTS90120" in answers[1].text
+
+
+@pytest.mark.parametrize(
+    ("form", "tenant", "error"),
+    [
+        ({"client_id": "nobody"}, "organizations", "unauthorized_client"),
+        ({"scope": "openid"}, "organizations", "invalid_scope"),
+        ({}, "nowhere.example", "invalid_request"),
+    ],
+)
+async def test_bad_device_authorization_requests(
+    flow: Flow, form: dict[str, str], tenant: str, error: str
+) -> None:
+    assert (await device_authorization(flow, tenant, **form))["error"] == error
+
+
+async def test_device_endpoints_answer_their_methods_only(flow: Flow) -> None:
+    assert (await flow.http.get(flow.url("devicecode"))).status_code == 405
+    assert (await flow.http.put(f"{BASE}/devicelogin")).status_code == 405
+    bad = await flow.http.get(f"{BASE}/devicelogin?user_code=%ff")
+    assert bad.status_code == 400

@@ -1,8 +1,9 @@
 """`make demo`: the task service against a local issuer on loopback; no tenant, no network.
 
-It serves a LocalIssuer over HTTP and the example API under uvicorn, runs a short scripted
-session that prints each call and its answer, then leaves both running (Swagger UI, whose
-Authorize signs in on the local issuer's page, and a ready-to-paste curl line) until Ctrl-C.
+It serves a LocalIssuer over HTTPS (its CA kept in the user cache folder) and the example API
+under uvicorn, runs a short scripted session that prints each call and its answer, then leaves
+both running (Swagger UI, whose Authorize signs in on the local issuer's page, a ready-to-paste
+curl line, and the few lines of MSAL that get a token from the issuer) until Ctrl-C.
 `--no-wait` stops after the script; the exit status is 1 if any answer differed from the
 expected one.
 """
@@ -10,7 +11,9 @@ expected one.
 from __future__ import annotations
 
 import argparse
+import secrets
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -28,6 +31,11 @@ from aad_guard.testing import (
 )
 from examples.fastapi_api.service import create_app
 from examples.fastapi_api.settings import Settings
+
+DAEMON_CLIENT_ID = "0c1d2e3f-0000-4000-8000-0000000c0d03"
+"""The confidential client that the printed MSAL lines sign in as, with the Tasks.Admin role."""
+MSAL_BEGIN = "--- MSAL (pip install msal): an app-only token with the Tasks.Admin role ---"
+MSAL_END = "--- end of MSAL ---"
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,30 @@ def register_swagger_ui(issuer: LocalIssuer, api_url: str) -> None:
     issuer.users["admin"] = replace(issuer.users["admin"], roles=("Tasks.Admin",))
 
 
+def register_daemon(issuer: LocalIssuer) -> str:
+    """Register the confidential client of the MSAL lines; returns its (fresh) secret."""
+    secret = secrets.token_urlsafe(24)
+    issuer.register_client(DAEMON_CLIENT_ID, secret=secret, roles=["Tasks.Admin"])
+    return secret
+
+
+def msal_lines(server: LocalIssuerServer, secret: str) -> list[str]:
+    """Python a user pastes to get a token from the running issuer, with MSAL."""
+    issuer = server.issuer
+    return [
+        "import msal",
+        "app = msal.ConfidentialClientApplication(",
+        f'    "{DAEMON_CLIENT_ID}",',
+        f'    client_credential="{secret}",',
+        f'    authority="{server.url}/{issuer.tenant_id}",',
+        "    instance_discovery=False,",
+        f'    verify="{server.ca_path}",',
+        ")",
+        f'result = app.acquire_token_for_client(["api://{issuer.client_id}/.default"])',
+        'print(result["access_token"])',
+    ]
+
+
 def run_script(api_url: str, issuer: LocalIssuer) -> bool:
     """Make each scripted call, print it with its answer; `True` if all were as expected."""
     all_expected = True
@@ -140,26 +172,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     issuer_socket = _socket(args.issuer_port)
     issuer_port = issuer_socket.getsockname()[1]
     issuer_socket.close()  # the issuer server binds it again at once
-    with LocalIssuerServer(port=issuer_port) as issuer_server:
+    with LocalIssuerServer(port=issuer_port, tls=True) as issuer_server:
         issuer = issuer_server.issuer
-        # Asked for explicitly: the API trusts this issuer, which is on loopback.
+        # Asked for explicitly: the API trusts this issuer, which is on loopback, and its CA.
         settings = Settings.local(issuer_server.url)
+        trust = ssl.create_default_context(cafile=issuer_server.ca_path)
         api_socket = _socket(args.port)
         api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
         register_swagger_ui(issuer, api_url)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+        secret = register_daemon(issuer)
+        app = create_app(settings, http_client=httpx.AsyncClient(verify=trust))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [api_socket]}, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.05)
-        print(f"Local issuer: {issuer_server.url}   API: {api_url}\n")
+        print(f"Local issuer: {issuer_server.url}   API: {api_url}")
+        print(f"The issuer's CA certificate (trust it once): {issuer_server.ca_path}\n")
         all_expected = run_script(api_url, issuer)
         print("\nEvery answer as expected." if all_expected else "\nSome answers differed.")
         if not args.no_wait:
             token = issuer.token(scopes=["Tasks.Read", "Tasks.Write"], lifetime=3600)
             print(f"\nSwagger UI: {api_url}/docs")
             print("  Authorize opens the local issuer's sign-in page: pick an account, Accept.")
+            print(
+                "  (Over HTTPS: have the browser trust the CA above, or accept the issuer's page.)"
+            )
             print(f"Try:\n  curl -H 'Authorization: Bearer {token}' {api_url}/tasks\n")
+            print(MSAL_BEGIN)
+            print("\n".join(msal_lines(issuer_server, secret)))
+            print(MSAL_END)
+            print(f"  then: curl -H 'Authorization: Bearer <that token>' {api_url}/admin/stats\n")
             print("Ctrl-C stops both servers.")
             try:
                 threading.Event().wait()

@@ -83,11 +83,12 @@ def check_client_assertion(
     if params.get("client_assertion_type") != JWT_BEARER:
         raise OAuthError(
             "invalid_request",
-            f"AADSTS90002: client_assertion_type must be {JWT_BEARER} with a client_assertion.",
+            90002,
+            f"client_assertion_type must be {JWT_BEARER} with a client_assertion.",
         )
     assertion = params.get("client_assertion")
     if assertion is None:
-        raise OAuthError("invalid_request", "AADSTS90014: client_assertion is required.")
+        raise OAuthError("invalid_request", 90014, "client_assertion is required.")
     header = _header(assertion)
     certificate = client.certificate
     named = (header.get("x5t"), header.get("x5t#S256"))
@@ -182,7 +183,7 @@ def _header(assertion: str) -> dict[str, object]:
 
 
 def _invalid_client(code: int, message: str) -> OAuthError:
-    return OAuthError("invalid_client", f"AADSTS{code}: {message}", status=401)
+    return OAuthError("invalid_client", code, message, status=401)
 
 
 def _b64(data: bytes) -> str:

@@ -21,6 +21,7 @@ from .._policy import MSA_TENANT_ID, is_guid
 from ._accounts import LocalClient, LocalUser
 from ._assertion import load_certificate
 from ._keys import LocalKey, new_key
+from ._metadata import metadata_document
 from ._mint import MINT_PATH, mint_response
 from ._signin import SignIn
 
@@ -96,6 +97,8 @@ class LocalIssuer:
         clock: Returns UNIX seconds, for `iat`/`nbf`/`exp`. Default `time.time`.
         code_lifetime: Seconds an authorization code of the sign-in stays redeemable.
             Default 60.
+        token_lifetime: Seconds the access and ID tokens of the sign-in (token endpoint)
+            are valid for. Default 3600.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class LocalIssuer:
         domains: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
         code_lifetime: float = 60,
+        token_lifetime: float = 3600,
     ) -> None:
         if not is_guid(tenant_id):
             raise ValueError(f"tenant_id {tenant_id!r} is not a lower-case GUID")
@@ -127,7 +131,7 @@ class LocalIssuer:
         self.requests: list[httpx.Request] = []
         self._fault: _FaultState | None = None
         self.transport = httpx.MockTransport(self.handle)
-        self.signin = SignIn(self, code_lifetime=code_lifetime)
+        self.signin = SignIn(self, code_lifetime=code_lifetime, token_lifetime=token_lifetime)
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -135,6 +139,22 @@ class LocalIssuer:
     def users(self) -> dict[str, LocalUser]:
         """The accounts the sign-in page offers, by form key; add, replace or remove some."""
         return self.signin.users
+
+    @property
+    def token_lifetime(self) -> float:
+        """Seconds the sign-in's access and ID tokens are valid for (`expires_in`)."""
+        return self.signin.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.signin.token_lifetime = seconds
+
+    def revoke_sign_ins(self, user: LocalUser | None = None) -> None:
+        """Revoke the refresh tokens and sessions of `user` (by username), or of everyone.
+
+        Removing an account from `users` revokes its refresh tokens too.
+        """
+        self.signin.revoke(user)
 
     @property
     def clients(self) -> dict[str, LocalClient]:
@@ -228,20 +248,13 @@ class LocalIssuer:
     def metadata(self, tenant: str, *, version: str = "2.0") -> dict[str, object]:
         """The OpenID metadata document of `tenant`, shaped like Entra's."""
         tenant_id = self.resolve_tenant(tenant) or tenant
-        base = f"{self.authority}/{tenant}"
-        v = "/v2.0" if version == "2.0" else ""
-        return {
-            "issuer": self.issuer(tenant_id, version=version),
-            "jwks_uri": f"{base}/discovery{v}/keys",
-            "authorization_endpoint": f"{base}/oauth2{v}/authorize",
-            "token_endpoint": f"{base}/oauth2{v}/token",
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
-            "subject_types_supported": ["pairwise"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "cloud_instance_name": "local",
-            "tenant_region_scope": None,
-        }
+        return metadata_document(
+            self.authority,
+            tenant,
+            issuer=self.issuer(tenant_id, version=version),
+            version=version,
+            keyword=tenant_id in _KEYWORDS,
+        )
 
     # -- faults ----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -9,7 +10,7 @@ import httpx
 
 from ._accounts import LocalUser
 
-__all__ = ["error_page", "sign_in_page"]
+__all__ = ["device_code_page", "error_page", "form_post_page", "notice_page", "sign_in_page"]
 
 # Everything echoed is escaped; the policy forbids scripts and framing all the same.
 _HEADERS = {
@@ -40,14 +41,16 @@ button.primary { background: #0067b8; border-color: #0067b8; color: #fff; }
 """
 
 
-def _page(status: int, title: str, body: str) -> httpx.Response:
+def _page(
+    status: int, title: str, body: str, headers: Mapping[str, str] = _HEADERS
+) -> httpx.Response:
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )
-    return httpx.Response(status, html=html, headers=_HEADERS)
+    return httpx.Response(status, html=html, headers=headers)
 
 
 def error_page(status: int, message: str) -> httpx.Response:
@@ -60,6 +63,57 @@ def error_page(status: int, message: str) -> httpx.Response:
     return _page(status, "Sign-in failed", body)
 
 
+def notice_page(title: str, message: str) -> httpx.Response:
+    """A page that tells the user something went as asked, like a device's sign-in."""
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        '<p class="note">aad_guard local issuer: no real account is involved.</p>'
+        f"<p>{escape(message)}</p>"
+    )
+    return _page(200, title, body)
+
+
+def device_code_page(*, action: str, message: str | None = None) -> httpx.Response:
+    """The page where a user enters the code a device shows (Entra's `devicelogin`)."""
+    note = f"<p>{escape(message)}</p>" if message else ""
+    body = (
+        "<h1>Enter code</h1>"
+        '<p class="note">aad_guard local issuer: enter the code shown by the application on '
+        "your other device.</p>"
+        f'{note}<form method="get" action="{escape(action)}">'
+        '<p><input name="user_code" autocomplete="off" autofocus aria-label="Code"></p>'
+        '<div class="buttons"><button type="submit" class="primary">Next</button></div></form>'
+    )
+    return _page(400 if message else 200, "Enter code", body)
+
+
+def form_post_page(redirect_uri: str, params: Mapping[str, str]) -> httpx.Response:
+    """The answer in `response_mode=form_post`: a form that posts itself to the client.
+
+    As Entra's: the parameters in hidden fields, submitted by one inline script (allowed by
+    its nonce, and nothing else), with a button for browsers without scripts.
+    """
+    nonce = secrets.token_urlsafe(16)
+    fields = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in params.items()
+    )
+    body = (
+        f'<form method="post" name="hiddenform" action="{escape(redirect_uri)}">{fields}'
+        "<noscript><p>Script is disabled. Click Submit to continue.</p>"
+        '<button type="submit">Submit</button></noscript></form>'
+        f'<script nonce="{nonce}">document.forms[0].submit();</script>'
+    )
+    headers = {
+        **_HEADERS,
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+    return _page(200, "Working...", body, headers)
+
+
 def sign_in_page(
     *,
     action: str,
@@ -68,6 +122,7 @@ def sign_in_page(
     client_id: str,
     api: str,
     scopes: Sequence[str],
+    selected: str | None = None,
 ) -> httpx.Response:
     """The page that lets a developer pick a fake account and consent to `scopes` of `api`.
 
@@ -78,16 +133,20 @@ def sign_in_page(
         client_id: The application asking.
         api: The API's Application ID URI.
         scopes: The API's scopes asked for, by short name.
+        selected: The form key of the account to select (from `login_hint`). Default: the
+            first.
     """
+    if selected not in users:
+        selected = next(iter(users), None)
     hidden = f'<input type="hidden" name="csrf_token" value="{escape(csrf_token)}">'
     accounts = "".join(
         f'<label class="account"><input type="radio" name="user" value="{escape(key)}"'
-        f'{" checked" if index == 0 else ""}> <span class="who">{escape(user.name)}</span>'
+        f'{" checked" if key == selected else ""}> <span class="who">{escape(user.name)}</span>'
         f' <span class="meta">{escape(user.username)}</span><br>'
         f'<span class="meta">{escape(user.label)} · tenant <code>{escape(user.tenant_id or "")}'
         f"</code>{' · roles ' + escape(', '.join(user.roles)) if user.roles else ''}</span>"
         "</label>"
-        for index, (key, user) in enumerate(users.items())
+        for key, user in users.items()
     )
     if not users:
         accounts = '<p class="note">No local account belongs to this tenant.</p>'

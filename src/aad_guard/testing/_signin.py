@@ -1,16 +1,17 @@
-"""The local issuer's sign-in: OAuth 2.0 authorize and token endpoints for fake accounts.
+"""The local issuer's sign-in: OAuth 2.0 and OpenID Connect endpoints for fake accounts.
 
-Authorization code with PKCE (S256, required) for registered clients, and client credentials
-for confidential ones; errors as RFC 6749 §4.1.2.1 (on the redirect) and §5.2 (JSON) say.
+The authorize endpoint (PKCE S256 required; query, fragment and form_post answers; `prompt`
+and `login_hint`), the device-code endpoint and its verification page, and the routing to
+the token endpoint (`_token.py`); answers and errors shaped as Entra's (AADSTS codes,
+`error_codes`, `trace_id`, `correlation_id`), so that MSAL and azure-identity work against
+it as against Entra.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -18,79 +19,71 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._accounts import LocalClient, LocalUser, default_users
-from ._assertion import assertion_client_id, check_client_assertion
-from ._oauth import (
-    NO_STORE,
-    OAuthError,
-    Reply,
-    basic_credentials,
-    form_params,
-    required,
-    s256,
-)
-from ._page import error_page, sign_in_page
+from ._device import DeviceAuthorizations
+from ._grants import AuthorizationRequest, Grant
+from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
+from ._page import device_code_page, error_page, notice_page, sign_in_page
+from ._scopes import delegated_scopes
+from ._token import TokenEndpoint, unknown_client
 
 if TYPE_CHECKING:
     from ._issuer import LocalIssuer
 
-__all__ = ["SignIn"]
+__all__ = ["DEVICE_LOGIN_PATH", "SignIn"]
 
-_ROUTE = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/(?P<endpoint>authorize|token)")
-_OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
-_KEYWORDS = ("common", "organizations", "consumers")
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
+_ROUTE = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/(?P<endpoint>authorize|token|devicecode)")
+DEVICE_LOGIN_PATH = "/devicelogin"
+"""Where a user enters a device's code: the local `https://microsoft.com/devicelogin`."""
+_PROMPTS = frozenset({"login", "none", "consent", "select_account"})
+_RESPONSE_MODES: tuple[ResponseMode, ...] = ("query", "fragment", "form_post")
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest (RFC 7636 §4.2)
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-_TOKEN_LIFETIME = 3600
 _FORM_LIFETIME = 600.0  # seconds a sign-in page can be submitted: time to read and choose
 _MAX_PENDING = 1000  # sign-in pages awaiting an answer; the oldest are forgotten first
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """A checked authorization request."""
-
-    client: LocalClient
-    redirect_uri: str
-    code_challenge: str
-    scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Grant:
-    """What an authorization code stands for, until it is spent or expires."""
-
-    request: _Request
-    user: LocalUser
-    expires_at: float
+_DEVICE_LIFETIME = 900.0  # Entra's: 15 minutes to enter the code and sign in
+_DEVICE_INTERVAL = 5  # seconds between polls, as Entra says
 
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """A sign-in page shown and not yet answered: what its form's CSRF token stands for."""
+    """A sign-in page shown and not yet answered: what its form's CSRF token stands for.
 
-    request: _Request
-    reply: Reply
+    The answer goes to the client's redirect URI (`reply`) or, for a device, to the device
+    authorization of `device_code`.
+    """
+
+    request: AuthorizationRequest
+    reply: Reply | None
+    device_code: str | None
     tenant: str
     expires_at: float
 
 
 class SignIn:
-    """The authorize and token endpoints of one `LocalIssuer`, with its accounts and clients.
+    """The authorize, token and device-code endpoints of one `LocalIssuer`.
 
     Args:
         issuer: The issuer whose tokens it hands out.
         code_lifetime: Seconds an authorization code stays redeemable.
+        token_lifetime: Seconds its access and ID tokens are valid for.
     """
 
-    def __init__(self, issuer: LocalIssuer, *, code_lifetime: float) -> None:
+    def __init__(
+        self, issuer: LocalIssuer, *, code_lifetime: float, token_lifetime: float = 3600
+    ) -> None:
         self.issuer = issuer
         self.code_lifetime = code_lifetime
+        self.token_lifetime = token_lifetime
         self.users = default_users()
         self.clients: dict[str, LocalClient] = {}
-        self._codes: dict[str, _Grant] = {}
+        self.codes: dict[str, Grant] = {}  # authorization codes, until redeemed
         self._pending: dict[str, _Pending] = {}  # by CSRF token
-        self._lock = threading.Lock()  # the loopback server answers from several threads
+        self._sessions: set[str] = set()  # usernames signed in: what prompt=none may use
+        self.devices: DeviceAuthorizations[tuple[AuthorizationRequest, str]] = (
+            DeviceAuthorizations()
+        )
+        self.lock = threading.Lock()  # the loopback server answers from several threads
+        self.tokens = TokenEndpoint(self)
 
     @property
     def api(self) -> str:
@@ -98,68 +91,134 @@ class SignIn:
         return f"api://{self.issuer.client_id}"
 
     def answer(self, request: httpx.Request) -> httpx.Response | None:
-        """The answer to a request for an authorize or token endpoint; `None` for others."""
+        """The answer to a request for a sign-in endpoint; `None` for others."""
+        if request.url.path == DEVICE_LOGIN_PATH:
+            return self._device_login(request)
         match = _ROUTE.fullmatch(request.url.path)
         if match is None:
             return None
-        if match["endpoint"] == "token":
-            return self._token_endpoint(request, match["tenant"])
-        return self._authorize_endpoint(request, match["tenant"])
+        if match["endpoint"] == "authorize":
+            return self._authorize_endpoint(request, match["tenant"])
+        return self._json_endpoint(request, match["tenant"], match["endpoint"])
+
+    def revoke(self, user: LocalUser | None = None) -> None:
+        """Forget refresh tokens and sessions: of `user` (by username), or of everyone."""
+        self.tokens.revoke(user)
+        with self.lock:
+            self._sessions = set() if user is None else self._sessions - {user.username}
 
     # -- authorize -------------------------------------------------------------------------
 
-    def _authorize_endpoint(self, request: httpx.Request, tenant: str) -> httpx.Response:
+    def _page_request(self, request: httpx.Request) -> dict[str, str] | httpx.Response:
+        """A sign-in page's parameters (`GET`), or the answer to its form (`POST`) or error."""
         if request.method not in ("GET", "POST"):
-            return error_page(405, "The authorize endpoint answers GET and POST only.")
+            return error_page(405, "AADSTS900561: The endpoint only accepts GET and POST.")
         try:
             params = form_params(request.url.query if request.method == "GET" else request.content)
         except OAuthError as exc:
             return error_page(400, exc.description)
         if request.method == "POST":
             return self._decide(params)
+        return params
+
+    def _authorize_endpoint(self, request: httpx.Request, tenant: str) -> httpx.Response:
+        params = self._page_request(request)
+        if isinstance(params, httpx.Response):
+            return params
         resolved = self.issuer.resolve_tenant(tenant)
         if resolved is None:
-            return error_page(400, f"There is no tenant {tenant!r} on this issuer.")
+            return error_page(400, f"AADSTS90002: There is no tenant {tenant!r} on this issuer.")
         # RFC 6749 §4.1.2.1: without a known client and its exact redirect URI, tell the
         # user; never send anything to an unchecked URI.
         client_id = params.get("client_id")
         client = self.clients.get(client_id or "")
         if client is None:
-            missing = client_id is None
             return error_page(
                 400,
-                "client_id is required." if missing else f"No application {client_id!r} is known.",
+                "AADSTS900144: client_id is required."
+                if client_id is None
+                else f"AADSTS700016: No application {client_id!r} is known.",
             )
         redirect_uri = params.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             return error_page(
                 400,
-                f"The redirect URI {redirect_uri!r} is not registered for application "
-                f"{client.client_id!r}; registered: {', '.join(client.redirect_uris) or 'none'}.",
+                f"AADSTS50011: The redirect URI {redirect_uri!r} is not registered for "
+                f"application {client.client_id!r}; registered: "
+                f"{', '.join(client.redirect_uris) or 'none'}.",
             )
-        reply = Reply(redirect_uri, params.get("state"), params.get("response_mode") == "fragment")
+        mode = params.get("response_mode", "query")
+        reply = Reply(
+            redirect_uri,
+            params.get("state"),
+            next((m for m in _RESPONSE_MODES if m == mode), "query"),
+        )
+        accounts = self.accounts_of(resolved)
         try:
-            checked = self._authorization_request(params, client, resolved)
+            if mode not in _RESPONSE_MODES:
+                raise OAuthError(
+                    "invalid_request", 70007, "response_mode must be query, fragment or form_post."
+                )
+            checked = self._authorization_request(params, client)
+            selected = self._hinted(accounts, params.get("login_hint"))
+            if params.get("prompt") == "none":  # no page: the session's account, or an error
+                return reply.send(code=self._issue_code(checked, self._silent(accounts, selected)))
         except OAuthError as exc:
             return reply.error(exc)
         return sign_in_page(
             action=request.url.path,
             csrf_token=self._remember(checked, reply, resolved),
-            users=self._accounts_of(resolved),
+            users=accounts,
             client_id=client.client_id,
             api=self.api,
             scopes=checked.scopes,
+            selected=selected,
         )
 
-    def _remember(self, request: _Request, reply: Reply, tenant: str) -> str:
+    @staticmethod
+    def _hinted(accounts: Mapping[str, LocalUser], login_hint: str | None) -> str | None:
+        """The form key of the account `login_hint` names, if it is offered."""
+        if login_hint is None:
+            return None
+        hint = login_hint.lower()
+        return next((key for key, user in accounts.items() if user.username == hint), None)
+
+    def _silent(self, accounts: Mapping[str, LocalUser], selected: str | None) -> LocalUser:
+        """The account `prompt=none` signs in: one with a session here, as Entra's SSO."""
+        with self.lock:
+            sessions = set(self._sessions)
+        candidates = [
+            key
+            for key, user in accounts.items()
+            if user.username in sessions and selected in (None, key)
+        ]
+        if not candidates:
+            raise OAuthError(
+                "login_required", 50058, "The user is not signed in, and prompt=none was asked."
+            )
+        if len(candidates) > 1:
+            raise OAuthError(
+                "interaction_required", 16000, "Several accounts are signed in: pick one."
+            )
+        return accounts[candidates[0]]
+
+    def _remember(
+        self,
+        request: AuthorizationRequest,
+        reply: Reply | None,
+        tenant: str,
+        device_code: str | None = None,
+    ) -> str:
         """Keep a shown page's request until its form is posted; returns its CSRF token."""
         now = self.issuer.clock()
         token = secrets.token_urlsafe(32)
-        with self._lock:
+        with self.lock:
             self._pending = {t: p for t, p in self._pending.items() if p.expires_at > now}
             while len(self._pending) >= _MAX_PENDING:
                 del self._pending[next(iter(self._pending))]
-            self._pending[token] = _Pending(request, reply, tenant, now + _FORM_LIFETIME)
+            self._pending[token] = _Pending(
+                request, reply, device_code, tenant, now + _FORM_LIFETIME
+            )
         return token
 
     def _decide(self, params: Mapping[str, str]) -> httpx.Response:
@@ -168,7 +227,7 @@ class SignIn:
         The form's CSRF token stands for the checked request: what the page asked is what is
         granted, whatever else the post carries, and a post no page of ours made is refused.
         """
-        with self._lock:
+        with self.lock:
             pending = self._pending.pop(params.get("csrf_token", ""), None)
         if pending is None or pending.expires_at <= self.issuer.clock():
             return error_page(
@@ -176,38 +235,54 @@ class SignIn:
                 "This sign-in form was not shown by this issuer, was already answered, or has "
                 "expired. Start the sign-in again from the application.",
             )
+        accepted = params.get("decision") == "accept"
+        user = self.accounts_of(pending.tenant).get(params.get("user", ""))
+        if pending.reply is None:  # a device's sign-in: the device learns it when it polls
+            return self._decide_device(pending, user if accepted else None, accepted)
         try:
-            if params.get("decision") != "accept":
-                raise OAuthError("access_denied", "The user declined to consent.")
-            user = self._accounts_of(pending.tenant).get(params.get("user", ""))
+            if not accepted:
+                raise OAuthError("access_denied", 65004, "The user declined to consent.")
             if user is None:
-                raise OAuthError("invalid_request", "No such account for this tenant.")
+                raise OAuthError("invalid_request", 90023, "No such account for this tenant.")
             code = self._issue_code(pending.request, user)
         except OAuthError as exc:
             return pending.reply.error(exc)
         return pending.reply.send(code=code)
 
     def _authorization_request(
-        self, params: Mapping[str, str], client: LocalClient, tenant: str
-    ) -> _Request:
+        self, params: Mapping[str, str], client: LocalClient
+    ) -> AuthorizationRequest:
         response_type = params.get("response_type")
         if response_type is None:
-            raise OAuthError("invalid_request", "response_type is required.")
+            raise OAuthError(
+                "invalid_request",
+                900144,
+                "The request body must contain the following parameter: 'response_type'.",
+            )
         if response_type != "code":
-            raise OAuthError("unsupported_response_type", "Only response_type=code is served.")
-        if params.get("response_mode", "query") not in ("query", "fragment"):
-            raise OAuthError("invalid_request", "response_mode must be query or fragment.")
+            raise OAuthError(
+                "unsupported_response_type", 70005, "Only response_type=code is served."
+            )
         challenge = params.get("code_challenge")
         if challenge is None:
-            raise OAuthError("invalid_request", "PKCE is required: send a code_challenge.")
+            raise OAuthError("invalid_request", 900144, "PKCE is required: send a code_challenge.")
         if params.get("code_challenge_method") != "S256":
-            raise OAuthError("invalid_request", "code_challenge_method must be S256.")
+            raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
         if not _CHALLENGE.fullmatch(challenge):
-            raise OAuthError("invalid_request", "code_challenge is not a base64url SHA-256.")
-        scopes = self._api_scopes(params.get("scope"), app_only=False)
-        return _Request(client, params["redirect_uri"], challenge, scopes)
+            raise OAuthError("invalid_request", 50147, "code_challenge is not a base64url SHA-256.")
+        prompt = params.get("prompt")
+        if prompt is not None and prompt not in _PROMPTS:
+            raise OAuthError(
+                "invalid_request",
+                90023,
+                "prompt must be login, none, consent or select_account.",
+            )
+        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        return AuthorizationRequest(
+            client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
+        )
 
-    def _accounts_of(self, tenant: str) -> dict[str, LocalUser]:
+    def accounts_of(self, tenant: str) -> dict[str, LocalUser]:
         """The accounts that may sign in through `tenant` (a tenant id or a keyword)."""
         home = self.issuer.tenant_id  # read now: a test may have changed it since
         accounts = {
@@ -224,193 +299,123 @@ class SignIn:
             or user.tenant_id == tenant
         }
 
-    def _issue_code(self, request: _Request, user: LocalUser) -> str:
+    def _issue_code(self, request: AuthorizationRequest, user: LocalUser) -> str:
         now = self.issuer.clock()
         code = secrets.token_urlsafe(32)
-        with self._lock:
-            self._codes = {c: g for c, g in self._codes.items() if g.expires_at > now}
-            self._codes[code] = _Grant(request, user, now + self.code_lifetime)
+        with self.lock:
+            self.codes = {c: g for c, g in self.codes.items() if g.expires_at > now}
+            self.codes[code] = Grant(request, user, now + self.code_lifetime)
+            self._sessions.add(user.username)
         return code
+
+    # -- device code -------------------------------------------------------------------------
+
+    def _device_authorization(
+        self, params: Mapping[str, str], tenant: str, origin: str
+    ) -> dict[str, object]:
+        """Answer the devicecode endpoint: a new device authorization (RFC 8628 §3.2)."""
+        client_id = required(params, "client_id")
+        client = self.clients.get(client_id)
+        if client is None:
+            raise unknown_client(client_id)
+        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        request = AuthorizationRequest(client, scopes, oidc)
+        device = self.devices.start(
+            (request, tenant), now=self.issuer.clock(), lifetime=_DEVICE_LIFETIME
+        )
+        verification_uri = f"{origin}{DEVICE_LOGIN_PATH}"
+        return {
+            "user_code": device.user_code,
+            "device_code": device.device_code,
+            "verification_uri": verification_uri,
+            "expires_in": int(_DEVICE_LIFETIME),
+            "interval": _DEVICE_INTERVAL,
+            "message": (
+                f"To sign in, use a web browser to open the page {verification_uri} and enter "
+                f"the code {device.user_code} to authenticate."
+            ),
+        }
+
+    def _device_login(self, request: httpx.Request) -> httpx.Response:
+        """The verification page: enter the code, then pick an account and consent."""
+        params = self._page_request(request)
+        if isinstance(params, httpx.Response):
+            return params
+        user_code = params.get("user_code")
+        if user_code is None:
+            return device_code_page(action=DEVICE_LOGIN_PATH)
+        device = self.devices.by_user_code(user_code, now=self.issuer.clock())
+        if device is None:
+            return device_code_page(
+                action=DEVICE_LOGIN_PATH,
+                message="AADSTS70018: That code is unknown or has expired. Check it and retry.",
+            )
+        checked, tenant = device.request
+        return sign_in_page(
+            action=DEVICE_LOGIN_PATH,
+            csrf_token=self._remember(checked, None, tenant, device.device_code),
+            users=self.accounts_of(tenant),
+            client_id=checked.client.client_id,
+            api=self.api,
+            scopes=checked.scopes,
+        )
+
+    def _decide_device(
+        self, pending: _Pending, user: LocalUser | None, accepted: bool
+    ) -> httpx.Response:
+        if accepted and user is None:
+            return error_page(400, "AADSTS90023: No such account for this tenant.")
+        assert pending.device_code is not None
+        if not self.devices.decide(pending.device_code, user):
+            return error_page(400, "AADSTS90120: The request was already authorized or declined.")
+        if user is None:
+            return notice_page("Sign-in declined", "The application on your device gets nothing.")
+        with self.lock:
+            self._sessions.add(user.username)
+        return notice_page(
+            "You're signed in",
+            f"You have signed in to {pending.request.client.client_id} on your device as "
+            f"{user.username}. You may now close this window.",
+        )
 
     # -- token -----------------------------------------------------------------------------
 
-    def _token_endpoint(self, request: httpx.Request, tenant: str) -> httpx.Response:
-        cors = self._cors(request)
-        if request.method == "OPTIONS":
+    def _json_endpoint(self, request: httpx.Request, tenant: str, endpoint: str) -> httpx.Response:
+        cors = self._cors(request) if endpoint == "token" else {}
+        if request.method == "OPTIONS" and endpoint == "token":
             return self._preflight(request, cors)
+        correlation_id = request.headers.get("client-request-id")
+        echo = {} if correlation_id is None else {"client-request-id": correlation_id}
         try:
-            body = self._token_response(request, tenant)
+            params = self._posted_form(request)
+            resolved = self.issuer.resolve_tenant(tenant)
+            if resolved is None:
+                raise OAuthError(
+                    "invalid_request", 90002, f"Tenant {tenant!r} not found on this issuer."
+                )
+            if endpoint == "devicecode":
+                origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+                body = self._device_authorization(params, resolved, origin)
+            else:
+                body = self.tokens.answer(request, params, resolved)
         except OAuthError as exc:
-            document = {"error": exc.error, "error_description": exc.description}
-            headers = {**cors, **exc.headers, **NO_STORE}
+            document = exc.document(now=self.issuer.clock(), correlation_id=correlation_id)
+            headers = {**cors, **exc.headers, **NO_STORE, **echo}
             return httpx.Response(exc.status, json=document, headers=headers)
-        return httpx.Response(200, json=body, headers={**cors, **NO_STORE})
+        return httpx.Response(200, json=body, headers={**cors, **NO_STORE, **echo})
 
-    def _token_response(self, request: httpx.Request, tenant: str) -> dict[str, object]:
+    @staticmethod
+    def _posted_form(request: httpx.Request) -> dict[str, str]:
         if request.method != "POST":
-            raise OAuthError("invalid_request", "The token endpoint answers POST only.", status=405)
+            raise OAuthError(
+                "invalid_request", 900561, "The endpoint only accepts POST requests.", status=405
+            )
         content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
-            raise OAuthError("invalid_request", "Send the form as x-www-form-urlencoded.")
-        params = form_params(request.content)
-        resolved = self.issuer.resolve_tenant(tenant)
-        if resolved is None:
-            raise OAuthError("invalid_request", f"There is no tenant {tenant!r} on this issuer.")
-        grant_type = params.get("grant_type")
-        if grant_type is None:
-            raise OAuthError("invalid_request", "grant_type is required.")
-        if grant_type not in ("authorization_code", "client_credentials"):
-            raise OAuthError(
-                "unsupported_grant_type",
-                "Only authorization_code and client_credentials are served.",
-            )
-        client = self._authenticate(request, params)
-        if grant_type == "authorization_code":
-            return self._redeem(params, client)
-        return self._client_credentials(params, client, resolved)
-
-    def _authenticate(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
-        """The calling client, by its secret (Basic or form), a client assertion, or its id."""
-        if "client_assertion" in params or "client_assertion_type" in params:
-            return self._assertion_client(request, params)
-        authorization = request.headers.get("authorization")
-        basic = authorization is not None
-        secret: str | None
-        if authorization is not None:
-            if "client_secret" in params:
-                raise OAuthError("invalid_request", "Authenticate the client one way only.")
-            client_id, secret = basic_credentials(authorization)
-            if params.get("client_id", client_id) != client_id:
-                raise OAuthError("invalid_request", "client_id differs from the credentials.")
-        else:
-            client_id, secret = params.get("client_id", ""), params.get("client_secret")
-        client = self.clients.get(client_id)
-        if client is None:
-            raise OAuthError(
-                "invalid_client", f"No application {client_id!r} is registered.", status=401,
-                basic=basic,
-            )  # fmt: skip
-        if not client.is_confidential and secret is not None:
-            raise OAuthError(
-                "invalid_client", "A public client must not send a secret.", status=401,
-                basic=basic,
-            )  # fmt: skip
-        if client.is_confidential and not (
-            secret is not None
-            and client.secret is not None
-            and hmac.compare_digest(secret.encode(), client.secret.encode())
-        ):
-            raise OAuthError(
-                "invalid_client", "The client secret is missing or wrong.", status=401,
-                basic=basic,
-            )  # fmt: skip
-        return client
-
-    def _assertion_client(self, request: httpx.Request, params: Mapping[str, str]) -> LocalClient:
-        """The client whose certificate signed `client_assertion` for this token endpoint."""
-        if "authorization" in request.headers or "client_secret" in params:
-            raise OAuthError("invalid_request", "Authenticate the client one way only.")
-        client_id = params.get("client_id") or assertion_client_id(
-            params.get("client_assertion", "")
-        )
-        client = self.clients.get(client_id)
-        if client is None:
-            raise OAuthError(
-                "invalid_client",
-                f"AADSTS700016: Application with identifier {client_id!r} was not found.",
-                status=401,
-            )
-        endpoint = str(request.url.copy_with(query=None))
-        check_client_assertion(client, params, audiences=[endpoint], now=self.issuer.clock())
-        return client
-
-    def _redeem(self, params: Mapping[str, str], client: LocalClient) -> dict[str, object]:
-        code, redirect_uri = required(params, "code"), required(params, "redirect_uri")
-        verifier = required(params, "code_verifier")
-        with self._lock:  # a code is spent by its first redemption (RFC 6749 §4.1.2)
-            grant = self._codes.pop(code, None)
-        if grant is None:
-            raise OAuthError("invalid_grant", "The code is unknown or was already used.")
-        if grant.expires_at <= self.issuer.clock():
-            raise OAuthError("invalid_grant", "The code has expired.")
-        if grant.request.client.client_id != client.client_id:
-            raise OAuthError("invalid_grant", "The code was issued to another client.")
-        if grant.request.redirect_uri != redirect_uri:
-            raise OAuthError("invalid_grant", "redirect_uri differs from the authorization's.")
-        if not hmac.compare_digest(s256(verifier), grant.request.code_challenge):
-            raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge.")
-        user = grant.user
-        token = self.issuer.token(
-            tenant_id=user.tenant_id,
-            scopes=grant.request.scopes,
-            roles=user.roles or None,
-            client_id=client.client_id,
-            lifetime=_TOKEN_LIFETIME,
-            claims={
-                "oid": user.object_id,
-                "sub": s256(f"{user.object_id}/{client.client_id}"),  # pairwise, as Entra
-                "name": user.name,
-                "preferred_username": user.username,
-            },
-        )
-        return _token_body(token, [f"{self.api}/{scope}" for scope in grant.request.scopes])
-
-    def _client_credentials(
-        self, params: Mapping[str, str], client: LocalClient, tenant: str
-    ) -> dict[str, object]:
-        if not client.is_confidential:
-            raise OAuthError(
-                "unauthorized_client", "A public client cannot use client credentials."
-            )
-        if tenant in _KEYWORDS:
-            raise OAuthError(
-                "invalid_request",
-                f"Client credentials need a tenant id or domain in the path, not {tenant!r}.",
-            )
-        self._api_scopes(params.get("scope"), app_only=True)
-        service_principal = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client.client_id}"))
-        token = self.issuer.token(
-            app_only=True,
-            tenant_id=tenant,
-            roles=client.roles or None,
-            client_id=client.client_id,
-            lifetime=_TOKEN_LIFETIME,
-            claims={"oid": service_principal, "sub": service_principal},
-        )
-        return _token_body(token, [f"{self.api}/.default"])
+            raise OAuthError("invalid_request", 900144, "Send the form as x-www-form-urlencoded.")
+        return form_params(request.content)
 
     # -- shared ----------------------------------------------------------------------------
-
-    def _api_scopes(self, scope: str | None, *, app_only: bool) -> tuple[str, ...]:
-        """The API's scopes named in `scope`, by short name; OpenID Connect scopes are skipped.
-
-        Entra issues a token for one resource at a time: every other scope is refused.
-        """
-        if scope is None:
-            raise OAuthError("invalid_request", "scope is required.")
-        api_id = self.issuer.client_id
-        names: list[str] = []
-        for item in scope.split(" "):
-            if not item or (item in _OIDC_SCOPES and not app_only):
-                continue
-            name = next(
-                (item[len(p) :] for p in (f"{self.api}/", f"{api_id}/") if item.startswith(p)),
-                "",
-            )
-            if not _SCOPE_TOKEN.fullmatch(name) or "/" in name:
-                raise OAuthError(
-                    "invalid_scope",
-                    f"{item!r} is not a scope of {self.api}, the only API of this issuer.",
-                )
-            names.append(name)
-        if app_only and names != [".default"]:
-            raise OAuthError("invalid_scope", f"Client credentials take scope {self.api}/.default.")
-        if not app_only and (not names or ".default" in names):
-            raise OAuthError(
-                "invalid_scope",
-                f"Name the scopes of {self.api} to consent to, like {self.api}/access_as_user.",
-            )
-        return tuple(dict.fromkeys(names))
 
     def trusted_origins(self, path: str) -> frozenset[str]:
         """The browser origins, besides the issuer's own, that may post to `path`.
@@ -446,13 +451,3 @@ class SignIn:
             "Access-Control-Max-Age": "600",
         }
         return httpx.Response(204, headers=headers)
-
-
-def _token_body(token: str, scopes: list[str]) -> dict[str, object]:
-    return {
-        "token_type": "Bearer",
-        "scope": " ".join(scopes),
-        "expires_in": _TOKEN_LIFETIME,
-        "ext_expires_in": _TOKEN_LIFETIME,
-        "access_token": token,
-    }
