@@ -163,11 +163,20 @@ class AADGuardMiddleware:
         await self._call_app(scope, receive, send)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app; answer an AADGuardError it raises (a route's requirement) here too."""
+        """Run the app; answer an AADGuardError it raises (a route's requirement) here too.
+
+        An app mounted inside the protected one answers an error of its routes itself, with
+        a 500 page, and then raises it. So a 500 is held until the app returns: if it raised
+        a refusal, the refusal is answered instead; otherwise the 500 passes on unchanged.
+        """
         started = False
+        held: list[Message] = []
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if held or (message["type"] == "http.response.start" and message["status"] == 500):
+                held.append(message)
+                return
             if message["type"] in ("http.response.start", "websocket.accept"):
                 started = True
             await send(message)
@@ -179,6 +188,13 @@ class AADGuardMiddleware:
                 raise
             self._log(scope, error)
             await self._refuse(scope, receive, send, error)
+            return
+        except Exception:
+            for message in held:  # the app's own error page, then its error
+                await send(message)
+            raise
+        for message in held:
+            await send(message)
 
     def _bearer_header(self, scope: Scope) -> bytes | None:
         """The `Authorization` value if it names the Bearer scheme; `None` for anonymous.
