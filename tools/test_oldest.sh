@@ -32,7 +32,7 @@ mkdir -p "$root"
 "$tools_python" tools/oldest_constraints.py constraints > "$root/constraints.txt"
 echo "test-oldest: floors from pyproject.toml: $(paste -sd' ' "$root/constraints.txt")"
 
-ran=0
+ready=()
 for version in $("$tools_python" tools/oldest_constraints.py pythons); do
     python=$(find_python "$version")
     if [ -z "$python" ]; then
@@ -54,12 +54,31 @@ for version in $("$tools_python" tools/oldest_constraints.py pythons); do
     "$venv/bin/python" tools/oldest_constraints.py check "$root/constraints.txt"
     "$venv/bin/python" "${pip[@]}" check
     echo "test-oldest: Python $version ($python), every runtime dependency at its floor"
-    # pyproject.toml lets AnyIO 4.14's one pytest deprecation warning pass (it says why).
-    "$venv/bin/python" -m pytest -q
-    ran=$((ran + 1))
+    ready+=("$version")
 done
 
-if [ "$ran" -eq 0 ]; then
+if [ "${#ready[@]}" -eq 0 ]; then
     echo "test-oldest: no supported Python on this machine" >&2
     exit 1
 fi
+
+# The suites run side by side, as many at once as the machine has cores (much of a run is
+# spent waiting on servers and subprocesses); each one's output is shown when it ends.
+# pyproject.toml lets AnyIO 4.14's one pytest deprecation warning pass (it says why).
+slots=$(nproc 2>/dev/null || echo 2)
+declare -A runs=()
+for version in "${ready[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$slots" ]; do sleep 1; done
+    ("$root/$version/bin/python" -m pytest -q -p no:cacheprovider \
+        >"$root/$version/pytest.log" 2>&1) &
+    runs[$version]=$!
+done
+failed=0
+for version in "${ready[@]}"; do
+    status=0
+    wait "${runs[$version]}" || status=$?
+    echo "test-oldest: Python $version, the suite at the floors (exit $status):"
+    cat "$root/$version/pytest.log"
+    [ "$status" -eq 0 ] || failed=1
+done
+exit "$failed"
