@@ -186,10 +186,11 @@ class TokenValidator:
         max_document_bytes: Largest metadata or JWKS body, in bytes. Default 1 MiB.
         max_cached_tokens: How many verified tokens to remember, so that a repeated token
             skips decoding and the signature check (its lifetime, the key set and the
-            tenant policy are still checked on every use). `0` turns the cache off.
-            Default 4096.
-        max_token_cache_bytes: The most memory those tokens may hold, estimated at 4 bytes
-            per token character. Default 16 MiB.
+            tenant policy are still checked on every use); the least recently used goes
+            first. `0` turns the cache off. Default 16384.
+        max_token_cache_bytes: The most memory those tokens may hold, as measured per
+            entry (the token string and what validating it proved, about 1.2 KiB beyond
+            the token). Default 80 MiB: 16384 tokens of up to about 3.8 KB.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -219,8 +220,8 @@ class TokenValidator:
         max_stale: float = 86400,
         fetch_timeout: float = 5,
         max_document_bytes: int = 1024 * 1024,
-        max_cached_tokens: int = 4096,
-        max_token_cache_bytes: int = 16 * 1024 * 1024,
+        max_cached_tokens: int = 16384,
+        max_token_cache_bytes: int = 80 * 1024 * 1024,
     ) -> None:
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
@@ -318,7 +319,7 @@ class TokenValidator:
                 return cached.principal
         jws, key_ref = self._reader.read(token)
         try:
-            principal, key, snapshot, nbf = await self._validate(jws, key_ref)
+            principal, key, snapshot, nbf = await self._validate(token, jws, key_ref)
         except TokenError as error:
             # Context for the rejection log: the key id and a well-formed tenant id only.
             tenant_id = jws.payload.get("tid")
@@ -326,9 +327,8 @@ class TokenValidator:
             error.kid = error.kid or key_ref.value
             raise
         if cache is not None:
-            cache.put(
-                token, principal, key=key, snapshot=snapshot, exp=principal.expires_at, nbf=nbf
-            )
+            issuer = jws.payload["iss"]  # checked: a string, the issuer of the token's tenant
+            cache.put(token, principal, key=key, snapshot=snapshot, nbf=nbf, issuer=str(issuer))
         return principal
 
     def _cached(self, token: str, cache: TokenCache) -> CachedToken | None:
@@ -360,7 +360,7 @@ class TokenValidator:
             raise
 
     async def _validate(
-        self, jws: _jose.CompactJWS, key_ref: _jose.KeyRef
+        self, token: str, jws: _jose.CompactJWS, key_ref: _jose.KeyRef
     ) -> tuple[Principal, SigningKey, KeySnapshot, float | None]:
         """Every check, in order; returns what passed, the key, its key set and `nbf`."""
         claims = jws.payload
@@ -387,7 +387,8 @@ class TokenValidator:
         self._check_key_binding(key, issuer, tenant_id, version, snapshot)
         self._verify_signature(jws, key)
         await self._apply_tenant_policy(tenant_id, issuer, claims)
-        return Principal.from_claims(claims, token_version=version), key, snapshot, nbf
+        principal = Principal.from_claims(claims, token_version=version, token=token)
+        return principal, key, snapshot, nbf
 
     async def _apply_tenant_policy(
         self, tenant_id: str, issuer: str, claims: Mapping[str, object]
