@@ -111,11 +111,12 @@ class Principal(BaseUser):
         With `token` (the token those claims came from), the Principal keeps the token and
         decodes its claims when they are read, rather than a copy of `claims`.
         """
-        scp = claims.get("scp")
-        roles = claims.get("roles")
-        exp = claims["exp"]
+        get = claims.get
+        scp, roles, exp = get("scp"), get("roles"), claims["exp"]
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
-        client_id = _string(claims, CLIENT_CLAIM.get(token_version, "azp"))
+        client_id = get(CLIENT_CLAIM.get(token_version, "azp"))
+        if not isinstance(client_id, str):
+            client_id = None
         return cls(
             tenant_id=str(claims["tid"]),
             object_id=_string(claims, "oid"),
@@ -129,8 +130,9 @@ class Principal(BaseUser):
             else _NO_NAMES,
             # Entra reference: app-only tokens name a client but have no `scp`; `idtyp` says
             # so when present. An ID token (no client claim) is never an app.
-            is_app="scp" not in claims
-            and claims.get("idtyp", "app") == "app"
+            is_app=scp is None
+            and "scp" not in claims
+            and get("idtyp", "app") == "app"
             and client_id is not None,
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,

@@ -80,10 +80,9 @@ def entry_bytes(token: str, entry: CachedToken) -> int:
     """
     principal = entry.principal
     size = sys.getsizeof
-    total = SLOT_BYTES + size(token) + size(entry) + size(entry.issuer)
-    total += size(principal) + size(principal.expires_at)
+    total = _FIXED_BYTES + size(token) + size(entry.issuer)
     if entry.nbf is not None:
-        total += size(entry.nbf)
+        total += _FLOAT_BYTES
     for text in (
         principal.tenant_id,
         principal.object_id,
@@ -96,13 +95,25 @@ def entry_bytes(token: str, entry: CachedToken) -> int:
             total += size(text)
     for names in (principal.scopes, principal.roles):
         if names:
-            total += size(names) + sum(size(name) for name in names)
+            total += size(names) + sum(map(size, names))
     source = principal.source
-    if isinstance(source, VerifiedToken):
-        total += size(source)
-    else:  # claims held decoded: the mapping and its dict (their contents are not walked)
-        total += size(source) + size(dict(source))
+    if not isinstance(source, VerifiedToken):
+        # Claims held decoded: the mapping and its dict (their contents are not walked).
+        total += size(source) + size(dict(source)) - size(VerifiedToken(token))
     return total
+
+
+# What every entry holds whatever its token: the entry, the Principal, its `exp` float
+# and its `VerifiedToken`, and the cache's own slot. Instances of slotted classes all have
+# the size of their type, so empty ones measure it.
+_FLOAT_BYTES = sys.getsizeof(0.0)
+_FIXED_BYTES = (
+    SLOT_BYTES
+    + sys.getsizeof(object.__new__(CachedToken))
+    + sys.getsizeof(object.__new__(Principal))
+    + _FLOAT_BYTES
+    + sys.getsizeof(VerifiedToken(""))
+)
 
 
 class TokenCache:
