@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NoReturn
@@ -41,6 +41,37 @@ class VerifiedToken:
 
     def __repr__(self) -> str:
         return "VerifiedToken(...)"
+
+
+class _TokenClaims(Mapping[str, object]):
+    """A verified token's claims, read-only, decoded at the first lookup.
+
+    A tenant policy that reads only the tenant id, on every use of a cached token, then
+    costs no decoding.
+    """
+
+    __slots__ = ("_decoded", "_source")
+
+    def __init__(self, source: VerifiedToken) -> None:
+        self._source = source
+        self._decoded: Mapping[str, object] | None = None
+
+    def _claims(self) -> Mapping[str, object]:
+        if self._decoded is None:
+            self._decoded = MappingProxyType(self._source.claims())
+        return self._decoded
+
+    def __getitem__(self, name: str) -> object:
+        return self._claims()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claims())
+
+    def __len__(self) -> int:
+        return len(self._claims())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._claims()))
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a verified token is a credential: it is not copied or pickled")
@@ -95,7 +126,7 @@ class Principal(BaseUser):
         """Every claim of the token, read-only."""
         source = self.source
         if isinstance(source, VerifiedToken):
-            return MappingProxyType(source.claims())
+            return _TokenClaims(source)
         return source
 
     @classmethod
