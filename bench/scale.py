@@ -219,6 +219,8 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
         max_token_cache_bytes=1 << 40,
     ) as validator:
         await validator.validate(template)
+        cache = validator._cache
+        assert cache is not None
         gc.collect()
         gc.disable()
         try:
@@ -229,6 +231,7 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
             retained = tracemalloc.get_traced_memory()[0] - before
             tracemalloc.stop()
             gc_objects = len(gc.get_objects()) - tracked
+            charged = cache.bytes / len(cache)
             everything = [template, *tokens]
             batch = (everything * (HIT_OPS // level + 1))[: max(HIT_OPS, level)]
             elapsed = await async_timer(validator.validate)(batch)
@@ -242,8 +245,6 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
         started = time.perf_counter()
         gc.collect()
         full_gc = time.perf_counter() - started
-        cache = validator._cache
-        assert cache is not None
         # The token strings were made before tracing: what was traced is the rest.
         beyond = retained / max(1, len(tokens))
         return CachedResult(
@@ -252,7 +253,7 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
             hit_us=elapsed / len(batch) / 1000,
             bytes_per_entry=beyond + sys.getsizeof(template),
             bytes_beyond_token=beyond,
-            charged_per_entry=cache.bytes / len(cache),
+            charged_per_entry=charged,
             gc_objects_per_entry=gc_objects / max(1, len(tokens)),
             stall_new_keys_ms=new[0] * 1000,
             stall_same_keys_ms=same[0] * 1000,
