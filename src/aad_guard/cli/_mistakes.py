@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .._fetch import Origin
-from .._policy import MSA_TENANT_ID
+from .._tenant import MSA_TENANT_ID, Tenant, TenantKind
 from .._validator import ValidatorOptions
 from ..errors import AADGuardError
 from ._summary import TokenSummary, is_quoted, when
@@ -260,12 +260,12 @@ def _account_words(summary: TokenSummary) -> str:
 
 
 def _admitted(options: ValidatorOptions) -> str:
-    tenant = options.get("tenant", "organizations").lower()
+    tenant = Tenant.parse(options.get("tenant", "organizations"))
     words = {
-        "organizations": "any work or school tenant, no personal accounts",
-        "consumers": "personal Microsoft accounts only",
-        "common": "every tenant and personal accounts",
-    }.get(tenant, f"tenant {tenant!r} only")
+        TenantKind.ORGANIZATIONS: "any work or school tenant, no personal accounts",
+        TenantKind.CONSUMERS: "personal Microsoft accounts only",
+        TenantKind.COMMON: "every tenant and personal accounts",
+    }.get(tenant.kind, f"tenant {str(tenant)!r} only")
     allowed = options.get("allowed_tenants")
     if allowed:
         words += f", and of those only {sorted(allowed)}"

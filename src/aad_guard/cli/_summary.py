@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from .._policy import MSA_TENANT_ID
+from .._tenant import MSA_TENANT_ID
 
 __all__ = [
     "GRAPH_AUDIENCES",
