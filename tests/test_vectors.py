@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from aad_guard import KeysUnavailableError, TokenError, TokenValidator, _jose
-from aad_guard._checks import CHECKS, Candidate
+from aad_guard._candidate import Candidate
+from aad_guard._checks import CHECKS
 from aad_guard._keys import KeySnapshot, parse_jwks
 from aad_guard._policy import IssuerTemplate
 from aad_guard.errors import (

@@ -14,15 +14,9 @@ when a verified token is served from the cache.
 
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal, TypeAlias, TypedDict
+from collections.abc import Mapping
 
-from jwt.algorithms import Algorithm
-
-from ._jose import CompactJWS, KeyRef, TokenReader
-from ._keys import KeySnapshot, KeyStore, SigningKey
-from ._settings import ValidatorSettings
+from ._candidate import Candidate, Check, CheckContext, Evidence
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (
@@ -42,7 +36,7 @@ from .errors import (
     VersionMismatchError,
 )
 
-__all__ = ["CHECKS", "Candidate", "Check", "CheckContext", "Evidence", "refused_by"]
+__all__ = ["CHECKS", "refused_by"]
 
 # The string claims the Principal reads besides `scp` and the client claim; each must be a
 # string when present (Entra access-token reference), so none is silently read as absent.
@@ -55,96 +49,6 @@ _PRINCIPAL_STRING_CLAIMS = (
     "upn",
     "unique_name",
 )
-
-
-class Evidence(TypedDict):
-    """What a refusal names for the rejection log: a well-formed tenant id and the key id."""
-
-    tenant_id: str | None
-    kid: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckContext:
-    """What the checks of one validator share: its settings, key store and token reader."""
-
-    settings: ValidatorSettings
-    keys: KeyStore
-    reader: TokenReader
-    algorithms: Mapping[str, Algorithm]
-
-
-class Candidate:
-    """The token under check, and what the checks have learnt of it so far.
-
-    An attribute is set by the check that learns it (`claims` by `format`, `snapshot` by
-    `keys`, ...); a later check reads it. The validator makes one per `validate` call.
-    """
-
-    __slots__ = (
-        "claims",
-        "evidence",
-        "exp",
-        "issuer",
-        "jws",
-        "key",
-        "key_ref",
-        "nbf",
-        "snapshot",
-        "tenant_id",
-        "token",
-        "version",
-    )
-
-    token: str
-    jws: CompactJWS
-    key_ref: KeyRef
-    claims: Mapping[str, object]
-    evidence: Evidence
-    exp: float
-    nbf: float | None
-    tenant_id: str
-    issuer: str
-    snapshot: KeySnapshot
-    version: TokenVersion
-    key: SigningKey
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-        self.evidence = Evidence(tenant_id=None, kid=None)
-
-
-CheckFunction: TypeAlias = Callable[[Candidate, CheckContext], Awaitable[None] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One named check of `CHECKS`.
-
-    Attributes:
-        name: A stable name; a check of its own step unless `part_of` names another.
-        title: What `aad-guard token check` calls its step.
-        run: The check itself, sync or async.
-        reasons: The reason codes of the errors it raises, besides claim errors.
-        claims: The claims whose `MissingClaimError` or `InvalidClaimError` it raises.
-        part_of: The step it reports under, when it completes an earlier check's step.
-        on_cache_hit: `"forget"`: runs again on a cache hit, and a refusal drops the entry;
-            `"repeat"`: runs again once the keys are known current, the entry stays;
-            `"skip"`: what it proved cannot change.
-    """
-
-    name: str
-    title: str
-    run: CheckFunction
-    reasons: frozenset[str] = frozenset()
-    claims: frozenset[str] = frozenset()
-    part_of: str | None = None
-    on_cache_hit: Literal["skip", "forget", "repeat"] = "skip"
-
-    @property
-    def step(self) -> str:
-        """The step of the `aad-guard token check` report this check's verdict goes to."""
-        return self.part_of or self.name
 
 
 def _read(token: Candidate, context: CheckContext) -> None:

@@ -8,6 +8,7 @@ retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -131,12 +132,16 @@ def parse_jwks(
 
 
 class _Flight:
-    """One fetch under way; everyone who needs it waits on `done`."""
+    """One fetch under way; everyone who needs it waits on `done`.
 
-    __slots__ = ("done",)
+    `task` holds the fetch's asyncio task while it runs (asyncio references tasks weakly).
+    """
+
+    __slots__ = ("done", "task")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
+        self.task: asyncio.Task[None] | None = None
 
 
 class KeyStore:
@@ -283,7 +288,7 @@ class KeyStore:
     def _start_fetch(self) -> _Flight:
         flight = _Flight()
         self._flight = flight
-        spawn(lambda: self._run_fetch(flight))
+        flight.task = spawn(lambda: self._run_fetch(flight))
         return flight
 
     async def _run_fetch(self, flight: _Flight) -> None:

@@ -11,7 +11,8 @@ from typing import Self, Unpack
 
 from jwt.algorithms import get_default_algorithms
 
-from ._checks import CHECKS, Candidate, CheckContext, Evidence
+from ._candidate import Candidate, CheckContext, Evidence
+from ._checks import CHECKS
 from ._jose import TokenReader
 from ._keys import KeyStore
 from ._principal import Principal

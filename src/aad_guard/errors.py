@@ -339,3 +339,7 @@ class KeysUnavailableError(AADGuardError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(-(-retry_after // 1)))
+
+
+# Imported for the annotations above (evaluated already): not one of this module's names.
+del Iterable

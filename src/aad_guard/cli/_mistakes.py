@@ -7,6 +7,7 @@ the verdict; what the relaxed runs and the token's own claims suggest comes afte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .._fetch import Origin
@@ -18,21 +19,23 @@ from ._summary import TokenSummary, is_quoted, when
 __all__ = ["Findings", "Mistake", "is_v1_issuer", "name_mistakes"]
 
 # The reason codes each mistake explains, to list the verdict's own explanation first.
-_EXPLAINS = {
-    "malformed": {"malformed_token", "token_too_large"},
-    "quoted": {"malformed_token"},
-    "graph_token": {"graph_token", "invalid_audience"},
-    "wrong_audience": {"invalid_audience"},
-    "id_token": {"not_an_access_token"},
-    "version_mixup": {"version_mismatch", "invalid_issuer", "invalid_audience"},
-    "expired": {"token_expired"},
-    "not_yet_valid": {"token_not_yet_valid"},
-    "local_issuer": {"invalid_issuer", "unknown_kid", "keys_unavailable"},
-    "tenant_refused": {"tenant_not_allowed", "invalid_issuer"},
-    "unknown_key": {"unknown_kid"},
-    "bad_signature": {"invalid_signature"},
-    "keys_unavailable": {"keys_unavailable"},
-}
+_EXPLAINS = MappingProxyType(
+    {
+        "malformed": {"malformed_token", "token_too_large"},
+        "quoted": {"malformed_token"},
+        "graph_token": {"graph_token", "invalid_audience"},
+        "wrong_audience": {"invalid_audience"},
+        "id_token": {"not_an_access_token"},
+        "version_mixup": {"version_mismatch", "invalid_issuer", "invalid_audience"},
+        "expired": {"token_expired"},
+        "not_yet_valid": {"token_not_yet_valid"},
+        "local_issuer": {"invalid_issuer", "unknown_kid", "keys_unavailable"},
+        "tenant_refused": {"tenant_not_allowed", "invalid_issuer"},
+        "unknown_key": {"unknown_kid"},
+        "bad_signature": {"invalid_signature"},
+        "keys_unavailable": {"keys_unavailable"},
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
