@@ -170,44 +170,36 @@ class KeyIssuerMismatchError(TokenError):
     description = "The access token is signed with a key of another issuer."
 
 
-class MissingClaimError(TokenError):
+class _ClaimError(TokenError):
+    """A refusal about one claim, which it names in `claim`."""
+
+    _message = "The token's {claim!r} claim is invalid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        claim: str,
+        tenant_id: str | None = None,
+        kid: str | None = None,
+    ) -> None:
+        super().__init__(message or self._message.format(claim=claim), tenant_id=tenant_id, kid=kid)
+        self.claim = claim
+
+
+class MissingClaimError(_ClaimError):
     """A required claim is absent."""
 
     reason = "missing_claim"
     description = "The access token lacks a required claim."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        claim: str,
-        tenant_id: str | None = None,
-        kid: str | None = None,
-    ) -> None:
-        super().__init__(
-            message or f"The token has no {claim!r} claim.", tenant_id=tenant_id, kid=kid
-        )
-        self.claim = claim
+    _message = "The token has no {claim!r} claim."
 
 
-class InvalidClaimError(TokenError):
+class InvalidClaimError(_ClaimError):
     """A claim has the wrong type or an impossible value."""
 
     reason = "invalid_claim"
     description = "The access token has an invalid claim."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        claim: str,
-        tenant_id: str | None = None,
-        kid: str | None = None,
-    ) -> None:
-        super().__init__(
-            message or f"The token's {claim!r} claim is invalid.", tenant_id=tenant_id, kid=kid
-        )
-        self.claim = claim
 
 
 class TokenExpiredError(TokenError):

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .._fetch import Origin
+from .._settings import default_audiences
 from .._tenant import MSA_TENANT_ID, Tenant, TenantKind
 from .._validator import ValidatorOptions
 from ..errors import AADGuardError
@@ -109,7 +110,7 @@ def _intake_mistakes(findings: Findings) -> list[Mistake]:
 def _claim_mistakes(findings: Findings, summary: TokenSummary) -> list[Mistake]:
     reasons, options, now = findings.reasons, findings.options, findings.now
     client_id = options["client_id"]
-    audiences = sorted(options.get("audiences") or (client_id, f"api://{client_id}"))
+    audiences = sorted(options.get("audiences") or default_audiences(client_id))
     ask_for = (
         f"api://{client_id}/<scope> for a user, or api://{client_id}/.default for an app "
         "(client credentials)"
@@ -248,7 +249,7 @@ def _version_mixup(
         and options.get("accept_v1_tokens") is False
     ):
         return f"This is a v1 token and your API accepts only v2 tokens. {explain}"
-    if "invalid_audience" in reasons and summary.audience in (client_id, f"api://{client_id}"):
+    if "invalid_audience" in reasons and summary.audience in default_audiences(client_id):
         return (
             f"The token is for your API, in its v{summary.version} form "
             f"({summary.audience!r}), which your audiences leave out. {explain}"
