@@ -95,9 +95,8 @@ def test_every_refusal_names_the_one_check_that_raises_it() -> None:
     refusals = [
         error
         for error in errors
-        if (issubclass(error, TokenError)
-        and error is not TokenError)
-        or error is aad_guard.errors.KeysUnavailableError
+        if error is aad_guard.errors.KeysUnavailableError
+        or (issubclass(error, TokenError) and error is not TokenError)
     ]
     declared = [reason for check in CHECKS for reason in check.reasons]
     assert len(declared) == len(set(declared))

@@ -7,14 +7,17 @@ raising a `TokenError` built with the candidate's `evidence`.
 
 To add a check: write `def _check_x(token: Candidate, context: CheckContext) -> None` (or
 `async def`), put a `Check` for it into `CHECKS` where it belongs, with the reason codes its
-errors carry (each reason is raised by one check only) and the claims whose
-`MissingClaimError`/`InvalidClaimError` it raises. `on_cache_hit` says whether it runs again
+errors carry and the claims whose `MissingClaimError`/`InvalidClaimError` it raises. A new
+reason code is a new class in `aad_guard.errors`, declared by exactly one check here (a check
+that raises an earlier check's code, as `tenant_policy` does, leaves it to that one);
+tests/test_checks.py fails until it is. `on_cache_hit` says whether the check runs again
 when a verified token is served from the cache.
 """
 
 import inspect
 import math
 from collections.abc import Mapping
+from typing import Final
 
 from ._candidate import Candidate, Check, CheckContext, Evidence
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
@@ -239,7 +242,7 @@ async def _apply_tenant_policy(token: Candidate, context: CheckContext) -> None:
         )
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: Final[tuple[Check, ...]] = (
     Check(
         "format",
         "Token format and header",
