@@ -145,3 +145,24 @@ async def test_settings_cannot_be_changed_after_construction(
 def test_an_unknown_setting_is_refused() -> None:
     with pytest.raises(TypeError, match="audience"):
         TokenValidator(client_id="api", audience="api://api")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("changes", "well_formed_tenant"),
+    [
+        ({"lifetime": -4000}, True),
+        ({"audience": "api://someone-else"}, True),
+        ({"claims": {"tid": "contoso"}}, False),
+        ({"scopes": None}, True),
+    ],
+)
+async def test_each_refusal_is_built_with_the_tokens_tenant_and_key(
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    changes: dict[str, Any],
+    well_formed_tenant: bool,
+) -> None:
+    with pytest.raises(TokenError) as caught:
+        await make_validator().validate(issuer.token(**changes))
+    expected_tenant = issuer.tenant_id if well_formed_tenant else None
+    assert (caught.value.tenant_id, caught.value.kid) == (expected_tenant, issuer.signing_key.kid)
