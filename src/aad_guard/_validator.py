@@ -11,7 +11,7 @@ from typing import Self, Unpack
 
 from jwt.algorithms import get_default_algorithms
 
-from ._candidate import Candidate, CheckContext, Evidence
+from ._candidate import Candidate, Check, CheckContext, Evidence
 from ._checks import CHECKS
 from ._jose import TokenReader
 from ._keys import KeyStore
@@ -156,11 +156,7 @@ class TokenValidator:
             if cached is not None and await self._still_holds(token, cached, cache):
                 return cached.principal
         candidate = Candidate(token)
-        context = self._context
-        for check in _FULL_PATH:
-            pending = check.run(candidate, context)
-            if pending is not None:
-                await pending
+        await self._run(_FULL_PATH, candidate)
         principal = Principal.from_claims(candidate.claims, token_version=candidate.version)
         if cache is not None:
             cache.put(
@@ -188,22 +184,23 @@ class TokenValidator:
         candidate.tenant_id, candidate.issuer = cached.tenant_id, cached.issuer
         candidate.key = cached.key
         candidate.evidence = Evidence(tenant_id=cached.tenant_id, kid=cached.key.kid)
-        context = self._context
         try:
-            for check in _ON_CACHE_HIT_FIRST:
-                pending = check.run(candidate, context)
-                if pending is not None:
-                    await pending
+            await self._run(_ON_CACHE_HIT_FIRST, candidate)
         except TokenError:
             cache.discard(token)
             raise
-        if context.keys.current() is None:
+        if self._context.keys.current() is None:
             return False
-        for check in _ON_CACHE_HIT_AFTER:
+        await self._run(_ON_CACHE_HIT_AFTER, candidate)
+        return True
+
+    async def _run(self, checks: tuple[Check, ...], candidate: Candidate) -> None:
+        """Run `checks` on `candidate` in order, awaiting those that are async."""
+        context = self._context
+        for check in checks:
             pending = check.run(candidate, context)
             if pending is not None:
                 await pending
-        return True
 
     async def refresh(self) -> None:
         """Fetch metadata and keys now, e.g. at startup so the first request finds them.
