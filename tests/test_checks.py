@@ -49,7 +49,7 @@ async def test_the_cli_reports_the_steps_in_the_order_the_validator_runs_its_che
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     token = issuer.token()
-    ran = await checks_run_by(make_validator(), token)
+    ran = await checks_run_by(make_validator(tenant_policy=lambda *_: True), token)
     assert ran == list(CHECKS)
 
     async with issuer.client() as client:
@@ -120,6 +120,13 @@ def test_check_names_are_unique_and_each_step_is_a_check_of_its_own() -> None:
     for check in CHECKS:
         if check.part_of is not None:
             assert names.index(check.part_of) != names.index(check.name)
+
+
+def test_a_check_that_runs_on_every_cache_hit_must_be_sync() -> None:
+    async def check(token: object, context: object) -> None: ...
+
+    with pytest.raises(TypeError, match="must be sync"):
+        Check("late", "Late", check, on_cache_hit="forget")
 
 
 def test_every_option_is_one_setting() -> None:

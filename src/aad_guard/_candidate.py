@@ -1,6 +1,7 @@
 """The vocabulary of the validator's checks: a `Check`, the `Candidate` token it examines,
 the `CheckContext` it may use and the `Evidence` its refusals carry."""
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypedDict
@@ -85,10 +86,13 @@ class Check:
         run: The check itself, sync or async.
         reasons: The reason codes of the errors it raises, besides claim errors.
         claims: The claims whose `MissingClaimError` or `InvalidClaimError` it raises.
-        part_of: The step it reports under, when it completes an earlier check's step.
-        on_cache_hit: `"forget"`: runs again on a cache hit, and a refusal drops the entry;
+        part_of: The step it reports under, when it completes another check's step.
+        on_cache_hit: `"forget"`: runs again on a cache hit, and a refusal drops the entry
+            (it must be sync: the cache path awaits nothing it need not);
             `"repeat"`: runs again once the keys are known current, the entry stays;
             `"skip"`: what it proved cannot change.
+        applies: Whether a validator with these settings runs it at all (e.g. only when an
+            optional setting is given); a validator decides this once, when it is built.
     """
 
     name: str
@@ -98,6 +102,11 @@ class Check:
     claims: frozenset[str] = frozenset()
     part_of: str | None = None
     on_cache_hit: Literal["skip", "forget", "repeat"] = "skip"
+    applies: Callable[[ValidatorSettings], bool] = lambda settings: True
+
+    def __post_init__(self) -> None:
+        if self.on_cache_hit == "forget" and inspect.iscoroutinefunction(self.run):
+            raise TypeError(f"check {self.name!r} runs on every cache hit, so it must be sync")
 
     @property
     def step(self) -> str:

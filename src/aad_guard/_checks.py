@@ -17,9 +17,10 @@ when a verified token is served from the cache.
 import inspect
 import math
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, cast
 
 from ._candidate import Candidate, Check, CheckContext, Evidence
+from ._policy import TenantPolicy
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (
@@ -64,8 +65,8 @@ def _read(token: Candidate, context: CheckContext) -> None:
     )
 
 
-def _check_lifetime(token: Candidate, context: CheckContext) -> None:
-    """`exp` and `nbf` against the clock, with `clock_skew` (rule 16)."""
+def _read_time_claims(token: Candidate, context: CheckContext) -> None:
+    """`exp` (required), `nbf` and `iat` are numbers, and `nbf` is not after `exp`."""
     claims, evidence = token.claims, token.evidence
     exp = _time_claim(claims, "exp", evidence)
     if exp is None:
@@ -75,12 +76,19 @@ def _check_lifetime(token: Candidate, context: CheckContext) -> None:
     if nbf is not None and nbf > exp:
         raise InvalidClaimError("The token's 'nbf' is after its 'exp'.", claim="nbf", **evidence)
     token.exp, token.nbf = exp, nbf
+
+
+def _check_lifetime(token: Candidate, context: CheckContext) -> None:
+    """`exp` and `nbf` against the clock, with `clock_skew` (rule 16)."""
+    exp, nbf = token.exp, token.nbf
     now, skew = context.settings.now(), context.settings.clock_skew
     if exp <= now - skew:
-        raise TokenExpiredError(f"The token expired at {exp!r}; the time is {now!r}.", **evidence)
+        raise TokenExpiredError(
+            f"The token expired at {exp!r}; the time is {now!r}.", **token.evidence
+        )
     if nbf is not None and nbf > now + skew:
         raise TokenNotYetValidError(
-            f"The token is valid from {nbf!r}; the time is {now!r}.", **evidence
+            f"The token is valid from {nbf!r}; the time is {now!r}.", **token.evidence
         )
 
 
@@ -230,9 +238,7 @@ def _verify_signature(token: Candidate, context: CheckContext) -> None:
 
 async def _apply_tenant_policy(token: Candidate, context: CheckContext) -> None:
     """The `tenant_policy` callable, if any, admits the verified token's tenant."""
-    policy = context.settings.tenant_policy
-    if policy is None:
-        return
+    policy = cast(TenantPolicy, context.settings.tenant_policy)  # `applies` saw to it
     verdict = policy(token.tenant_id, token.issuer, token.claims)
     if inspect.isawaitable(verdict):
         verdict = await verdict
@@ -259,11 +265,17 @@ CHECKS: Final[tuple[Check, ...]] = (
         ),
     ),
     Check(
+        "time_claims",
+        "Time claims (exp, nbf, iat)",
+        _read_time_claims,
+        claims=frozenset({"exp", "nbf", "iat"}),
+        part_of="lifetime",
+    ),
+    Check(
         "lifetime",
         "Lifetime (exp, nbf)",
         _check_lifetime,
         reasons=frozenset({"token_expired", "token_not_yet_valid"}),
-        claims=frozenset({"exp", "nbf", "iat"}),
         on_cache_hit="forget",
     ),
     Check(
@@ -328,6 +340,7 @@ CHECKS: Final[tuple[Check, ...]] = (
         "Tenant policy",
         _apply_tenant_policy,
         part_of="tenant",
+        applies=lambda settings: settings.tenant_policy is not None,
         on_cache_hit="repeat",
     ),
 )

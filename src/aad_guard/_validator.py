@@ -11,7 +11,7 @@ from typing import Self, Unpack
 
 from jwt.algorithms import get_default_algorithms
 
-from ._candidate import Candidate, Check, CheckContext, Evidence
+from ._candidate import Candidate, Check, CheckContext
 from ._checks import CHECKS
 from ._jose import TokenReader
 from ._keys import KeyStore
@@ -23,9 +23,16 @@ from .errors import TokenError
 
 __all__ = ["TokenValidator", "ValidatorOptions"]
 
-_FULL_PATH = CHECKS
-_ON_CACHE_HIT_FIRST = tuple(check for check in CHECKS if check.on_cache_hit == "forget")
-_ON_CACHE_HIT_AFTER = tuple(check for check in CHECKS if check.on_cache_hit == "repeat")
+
+class _Hit(Candidate):
+    """A token served from the verified-token cache, with the Principal it proved."""
+
+    __slots__ = ("principal",)
+
+    def __init__(self, token: str, cached: CachedToken) -> None:  # on every hit: no super()
+        self.token, self.principal, self.claims = token, cached.principal, cached.principal.claims
+        self.tenant_id, self.issuer, self.key = cached.tenant_id, cached.issuer, cached.key
+        self.exp, self.nbf, self.evidence = cached.exp, cached.nbf, cached.evidence
 
 
 class TokenValidator:
@@ -102,6 +109,10 @@ class TokenValidator:
             clock=settings.clock or time.monotonic,
             on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
         )
+        checks = tuple(check for check in CHECKS if check.applies(settings))
+        self._checks = checks
+        self._on_cache_hit = tuple(check for check in checks if check.on_cache_hit == "forget")
+        self._on_cache_hit_after = tuple(c for c in checks if c.on_cache_hit == "repeat")
         algorithms = get_default_algorithms()
         self._context = CheckContext(
             settings=settings,
@@ -153,10 +164,13 @@ class TokenValidator:
         cache = self._cache
         if cache is not None and isinstance(token, str):
             cached = cache.get(token)
-            if cached is not None and await self._still_holds(token, cached, cache):
-                return cached.principal
+            hit = self._still_holds(token, cached, cache) if cached is not None else None
+            if hit is not None:
+                if self._on_cache_hit_after:
+                    await self._run(self._on_cache_hit_after, hit)
+                return hit.principal
         candidate = Candidate(token)
-        await self._run(_FULL_PATH, candidate)
+        await self._run(self._checks, candidate)
         principal = Principal.from_claims(candidate.claims, token_version=candidate.version)
         if cache is not None:
             cache.put(
@@ -169,30 +183,24 @@ class TokenValidator:
             )
         return principal
 
-    async def _still_holds(self, token: str, cached: CachedToken, cache: TokenCache) -> bool:
-        """Whether a cached token passes what can change since it was verified.
+    def _still_holds(self, token: str, cached: CachedToken, cache: TokenCache) -> _Hit | None:
+        """A cached token, if it passes the checks a cached token can fail without a fetch.
 
-        `False` sends it down the full path: keys that need a fetch first (past `max_stale`)
+        `None` sends it down the full path: keys that need a fetch first (past `max_stale`)
         are that path's business; it waits for them, or refuses every token with 503.
 
         Raises:
-            TokenError: the cached token must be refused now; a lifetime that is over
-                forgets it too.
+            TokenError: the cached token must be refused now (and is forgotten).
         """
-        candidate = Candidate(token)
-        candidate.claims = cached.principal.claims
-        candidate.tenant_id, candidate.issuer = cached.tenant_id, cached.issuer
-        candidate.key = cached.key
-        candidate.evidence = Evidence(tenant_id=cached.tenant_id, kid=cached.key.kid)
+        hit = _Hit(token, cached)
+        context = self._context
         try:
-            await self._run(_ON_CACHE_HIT_FIRST, candidate)
+            for check in self._on_cache_hit:
+                check.run(hit, context)  # sync, as `Check` makes sure
         except TokenError:
             cache.discard(token)
             raise
-        if self._context.keys.current() is None:
-            return False
-        await self._run(_ON_CACHE_HIT_AFTER, candidate)
-        return True
+        return hit if context.keys.current() is not None else None
 
     async def _run(self, checks: tuple[Check, ...], candidate: Candidate) -> None:
         """Run `checks` on `candidate` in order, awaiting those that are async."""
