@@ -11,7 +11,9 @@ errors carry and the claims whose `MissingClaimError`/`InvalidClaimError` it rai
 reason code is a new class in `aad_guard.errors`, declared by exactly one check here (a check
 that raises an earlier check's code, as `tenant_policy` does, leaves it to that one);
 tests/test_checks.py fails until it is. `on_cache_hit` says whether the check runs again
-when a verified token is served from the cache.
+when a verified token is served from the cache; `applies` whether a validator runs it at all
+(a check of an optional setting). A refusal the CLI can look past gets a case in
+`cli/_diagnosis._relax`.
 """
 
 import inspect
