@@ -1,7 +1,5 @@
 """The Principal: who called, as proven by a validated access token."""
 
-from __future__ import annotations
-
 import binascii
 import json
 from collections.abc import Iterator, Mapping
@@ -11,11 +9,12 @@ from typing import NoReturn
 
 from starlette.authentication import BaseUser
 
-__all__ = ["CLIENT_CLAIM", "Principal", "VerifiedToken"]
+from ._version import CLIENT_CLAIM, TokenVersion
 
-# The client application claim of each token version (Entra access-token reference).
-CLIENT_CLAIM = {"1.0": "appid", "2.0": "azp"}
+__all__ = ["Principal", "VerifiedToken"]
+
 _NO_NAMES: frozenset[str] = frozenset()
+_TO_BASE64 = bytes.maketrans(b"-_", b"+/")
 
 
 class VerifiedToken:
@@ -41,6 +40,9 @@ class VerifiedToken:
 
     def __repr__(self) -> str:
         return "VerifiedToken(...)"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a verified token is a credential: it is not copied or pickled")
 
 
 class _TokenClaims(Mapping[str, object]):
@@ -72,12 +74,6 @@ class _TokenClaims(Mapping[str, object]):
 
     def __repr__(self) -> str:
         return repr(dict(self._claims()))
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("a verified token is a credential: it is not copied or pickled")
-
-
-_TO_BASE64 = bytes.maketrans(b"-_", b"+/")
 
 
 def _string(claims: Mapping[str, object], *names: str) -> str | None:
@@ -117,7 +113,7 @@ class Principal(BaseUser):
     scopes: frozenset[str]
     roles: frozenset[str]
     is_app: bool
-    token_version: str
+    token_version: TokenVersion
     expires_at: float
     source: Mapping[str, object] | VerifiedToken = field(repr=False, compare=False, hash=False)
 
@@ -134,9 +130,9 @@ class Principal(BaseUser):
         cls,
         claims: Mapping[str, object],
         *,
-        token_version: str,
+        token_version: TokenVersion,
         token: str | None = None,
-    ) -> Principal:
+    ) -> "Principal":
         """Build a Principal from claims the validator has already checked.
 
         With `token` (the token those claims came from), the Principal keeps the token and
@@ -145,7 +141,7 @@ class Principal(BaseUser):
         get = claims.get
         scp, roles, exp = get("scp"), get("roles"), claims["exp"]
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
-        client_id = get(CLIENT_CLAIM.get(token_version, "azp"))
+        client_id = get(CLIENT_CLAIM[token_version])
         if not isinstance(client_id, str):
             client_id = None
         return cls(

@@ -22,11 +22,10 @@ Safety rules (docs/performance.md argues them):
 - No method awaits: under asyncio or trio each call runs without interruption.
 """
 
-from __future__ import annotations
-
 import sys
 from collections import OrderedDict
 
+from ._candidate import Evidence
 from ._keys import KeySnapshot, SigningKey
 from ._principal import Principal, VerifiedToken
 
@@ -41,10 +40,11 @@ SLOT_BYTES = 100
 class CachedToken:
     """What validating a token proved, and what must be checked again on each use.
 
-    `generation` is the cache's key-set generation the token was verified under.
+    `generation` is the cache's key-set generation the token was verified under;
+    `evidence` is what a refusal on a later hit names: its tenant and key.
     """
 
-    __slots__ = ("cost", "generation", "issuer", "key", "nbf", "principal")
+    __slots__ = ("cost", "evidence", "generation", "issuer", "key", "nbf", "principal")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class CachedToken:
         self.nbf = nbf
         self.issuer = issuer
         self.generation = generation
+        self.evidence = Evidence(tenant_id=principal.tenant_id, kid=key.kid)
         self.cost = 0
 
     @property
@@ -80,7 +81,7 @@ def entry_bytes(token: str, entry: CachedToken) -> int:
     """
     principal = entry.principal
     size = sys.getsizeof
-    total = _FIXED_BYTES + size(token) + size(entry.issuer)
+    total = _FIXED_BYTES + size(token) + size(entry.issuer) + size(entry.evidence)
     if entry.nbf is not None:
         total += _FLOAT_BYTES
     for text in (
