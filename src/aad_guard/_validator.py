@@ -9,14 +9,13 @@ import time
 from types import TracebackType
 from typing import Self, Unpack
 
-from jwt.algorithms import get_default_algorithms
-
 from ._candidate import Candidate, Check, CheckContext
 from ._checks import CHECKS
 from ._jose import TokenReader
 from ._keys import KeyStore
 from ._principal import Principal
 from ._settings import ValidatorOptions, ValidatorSettings
+from ._signature import RSAVerifier
 from ._tenant import Tenant
 from ._token_cache import CachedToken, TokenCache
 from .errors import TokenError
@@ -114,7 +113,6 @@ class TokenValidator:
         self._checks = checks
         self._on_cache_hit = tuple(check for check in checks if check.on_cache_hit == "forget")
         self._on_cache_hit_after = tuple(c for c in checks if c.on_cache_hit == "repeat")
-        algorithms = get_default_algorithms()
         self._context = CheckContext(
             settings=settings,
             keys=keys,
@@ -122,7 +120,7 @@ class TokenValidator:
                 allowed_algorithms=settings.allowed_algorithms,
                 max_length=settings.max_token_length,
             ),
-            algorithms={name: algorithms[name] for name in settings.allowed_algorithms},
+            algorithms={name: RSAVerifier(name) for name in settings.allowed_algorithms},
         )
 
     @property
