@@ -69,19 +69,19 @@ async def test_tenant_and_domain_metadata_have_fixed_issuers(clock: FakeClock) -
 async def test_jwks_lists_every_key_bound_to_the_issuer_template(issuer: LocalIssuer) -> None:
     async with issuer.client() as client:
         keys = (await client.get(f"{BASE}/common/discovery/v2.0/keys")).json()["keys"]
-    assert [key["kid"] for key in keys] == [key.kid for key in issuer.keys]
+    assert [key["kid"] for key in keys] == [key.kid for key in issuer.keys.listed]
     assert len(keys) == 2
     assert {key["issuer"] for key in keys} == {f"{BASE}/{{tenantid}}/v2.0"}
     assert all(key["kty"] == "RSA" and key["use"] == "sig" and "d" not in key for key in keys)
 
 
 async def test_rotation_adds_a_signing_key_and_retire_removes_one(issuer: LocalIssuer) -> None:
-    first = issuer.signing_key
-    second = issuer.rotate_keys()
-    assert issuer.signing_key is second
+    first = issuer.keys.signing
+    second = issuer.keys.rotate()
+    assert issuer.keys.signing is second
     assert decoded_header(issuer.token())["kid"] == second.kid
-    issuer.retire_key(first.kid)
-    assert first.kid not in {key["kid"] for key in issuer.jwks()["keys"]}
+    issuer.keys.retire(first.kid)
+    assert first.kid not in {key["kid"] for key in issuer.keys.jwks()["keys"]}
 
 
 async def test_v2_delegated_token_has_entra_decoded_claims(
@@ -294,7 +294,7 @@ def port_of(server: LocalIssuerServer) -> int:
 @pytest.fixture
 def server() -> Iterator[LocalIssuerServer]:
     with LocalIssuerServer() as running:
-        running.issuer.register_client(
+        running.issuer.signin.register_client(
             "spa",
             redirect_uris=[
                 "http://127.0.0.1:8000/docs/oauth2-redirect",

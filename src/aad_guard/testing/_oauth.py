@@ -17,6 +17,7 @@ import httpx
 from ._page import form_post_page
 
 __all__ = [
+    "posted_form",
     "NO_STORE",
     "OAuthError",
     "Reply",
@@ -148,3 +149,15 @@ def s256(value: str) -> str:
     """BASE64URL(SHA256(value)) without padding, as PKCE's S256 (RFC 7636 §4.2)."""
     digest = hashlib.sha256(value.encode("ascii", errors="replace")).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def posted_form(request: httpx.Request) -> dict[str, str]:
+    """The form a token or devicecode request posts, or the `OAuthError` to answer."""
+    if request.method != "POST":
+        raise OAuthError(
+            "invalid_request", 900561, "The endpoint only accepts POST requests.", status=405
+        )
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", 900144, "Send the form as x-www-form-urlencoded.")
+    return form_params(request.content)
