@@ -12,11 +12,13 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Final
 
 import httpx
 
 from .._fetch import Origin
-from .._policy import MSA_TENANT_ID, is_guid
+from .._policy import MSA_TENANT_ID as _MSA_TENANT_ID
+from .._policy import is_guid
 from ._faults import Document, Fault, FaultKind, document_kind, json_response, misbehave
 from ._keys import LocalKey
 from ._keyset import KeySet
@@ -40,6 +42,8 @@ __all__ = [
     "LocalIssuer",
 ]
 
+MSA_TENANT_ID: Final = _MSA_TENANT_ID
+"""The tenant of every personal Microsoft account (`personal=True` tokens carry it)."""
 DEFAULT_TENANT_ID = "72f988bf-0000-4000-8000-00000000a001"
 """The local issuer's home tenant, a made-up work/school tenant."""
 DEFAULT_API_CLIENT_ID = "6e5a2b8c-0000-4000-8000-0000000a0001"

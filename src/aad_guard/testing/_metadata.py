@@ -14,30 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = ["MetadataBuilder", "MetadataRequest", "entra_metadata"]
 
 # Each cloud's `cloud_instance_name`, Graph hosts and `rbac_url`, as its metadata names them.
-_CLOUDS = {
-    "https://login.microsoftonline.com": (
-        "microsoftonline.com",
-        "graph.windows.net",
-        "graph.microsoft.com",
-        "https://pas.windows.net",
-    ),
-    "https://login.microsoftonline.us": (
-        "microsoftonline.us",
-        "graph.windows.net",
-        "graph.microsoft.com",
-        "https://pasff.usgovcloudapi.net",
-    ),
-    "https://login.chinacloudapi.cn": (
-        "partner.microsoftonline.cn",
-        "graph.chinacloudapi.cn",
-        "microsoftgraph.chinacloudapi.cn",
-        "https://pas.chinacloudapi.cn",
-    ),
-}
+_CLOUDS = MappingProxyType(
+    {
+        "https://login.microsoftonline.com": (
+            "microsoftonline.com",
+            "graph.windows.net",
+            "graph.microsoft.com",
+            "https://pas.windows.net",
+        ),
+        "https://login.microsoftonline.us": (
+            "microsoftonline.us",
+            "graph.windows.net",
+            "graph.microsoft.com",
+            "https://pasff.usgovcloudapi.net",
+        ),
+        "https://login.chinacloudapi.cn": (
+            "partner.microsoftonline.cn",
+            "graph.chinacloudapi.cn",
+            "microsoftgraph.chinacloudapi.cn",
+            "https://pas.chinacloudapi.cn",
+        ),
+    }
+)
 _OTHER_CLOUD = ("local", "graph.windows.net", "graph.microsoft.com", "https://pas.windows.net")
 _V2_CLAIMS = (
     "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
@@ -49,8 +52,8 @@ _V1_CLAIMS = (
     "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email",
     "given_name", "family_name", "nickname",
 )  # fmt: skip
-_AUTH_METHODS = ["client_secret_post", "private_key_jwt", "client_secret_basic"]
-_RESPONSE_MODES = ["query", "fragment", "form_post"]
+_AUTH_METHODS = ("client_secret_post", "private_key_jwt", "client_secret_basic")
+_RESPONSE_MODES = ("query", "fragment", "form_post")
 
 
 @dataclass(frozen=True, slots=True)

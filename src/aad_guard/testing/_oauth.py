@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
@@ -17,18 +18,18 @@ import httpx
 from ._page import form_post_page
 
 __all__ = [
-    "posted_form",
     "NO_STORE",
     "OAuthError",
     "Reply",
     "ResponseMode",
     "basic_credentials",
     "form_params",
+    "posted_form",
     "required",
     "s256",
 ]
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+NO_STORE = MappingProxyType({"Cache-Control": "no-store", "Pragma": "no-cache"})  # RFC 6749 §5.1
 
 
 class OAuthError(Exception):
