@@ -515,6 +515,18 @@ def test_a_metadata_builder_shapes_every_document_served() -> None:
     assert "device_authorization_endpoint" in LocalIssuer().metadata("organizations")
 
 
+async def test_a_metadata_builder_sees_the_query_of_the_request() -> None:
+    def user_flow(request: MetadataRequest) -> dict[str, object]:
+        return {**entra_metadata(request), "user_flow": request.query.get("p")}
+
+    issuer = LocalIssuer(metadata=user_flow)
+    async with issuer.client() as http:
+        url = f"{BASE}/organizations/v2.0/.well-known/openid-configuration"
+        asked = (await http.get(url, params={"p": "B2C_1_signin"})).json()
+        plain = (await http.get(url)).json()
+    assert (asked["user_flow"], plain["user_flow"]) == ("B2C_1_signin", None)
+
+
 def test_mint_takes_the_arguments_of_token_as_one_value() -> None:
     issuer = LocalIssuer(clock=lambda: 1_700_000_000)
     spec = TokenSpec(version="1.0", scopes=("Tasks.Read",), lifetime=60)

@@ -151,8 +151,13 @@ class LocalIssuer:
             return f"{self._v1_origin}/{segment}/"
         return f"{self._v2_origin}/{segment}/v2.0"
 
-    def metadata(self, tenant: str, *, version: str = "2.0") -> dict[str, object]:
-        """The OpenID metadata document of `tenant`, as the `metadata` builder makes it."""
+    def metadata(
+        self, tenant: str, *, version: str = "2.0", query: Mapping[str, str] | None = None
+    ) -> dict[str, object]:
+        """The OpenID metadata document of `tenant`, as the `metadata` builder makes it.
+
+        `query` is the request's query string (a B2C user flow's `p=`, say), empty by default.
+        """
         tenant_id = self.resolve_tenant(tenant) or tenant
         return self._metadata(
             MetadataRequest(
@@ -161,6 +166,7 @@ class LocalIssuer:
                 issuer=self.issuer(tenant_id, version=version),
                 version=version,
                 keyword=tenant_id in _KEYWORDS,
+                query=MappingProxyType(dict(query or {})),
             )
         )
 
@@ -234,9 +240,9 @@ class LocalIssuer:
             return json_response(400, {"error": "invalid_tenant"})
         if request.url.path.endswith("/keys"):
             return json_response(200, self.keys.jwks(app_id=request.url.params.get("appid")))
-        return json_response(
-            200, self.metadata(tenant, version="2.0" if match["v2meta"] else "1.0")
-        )
+        version = "2.0" if match["v2meta"] else "1.0"
+        query = dict(request.url.params.items())
+        return json_response(200, self.metadata(tenant, version=version, query=query))
 
     # -- tokens ----------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ given to `LocalIssuer(metadata=...)`, often one that edits what `entra_metadata`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = ["MetadataBuilder", "MetadataRequest", "entra_metadata"]
@@ -66,6 +66,8 @@ class MetadataRequest:
         issuer: The `issuer` member, as the issuer computed it.
         version: `"2.0"` or `"1.0"`.
         keyword: `tenant` is `common`, `organizations` or `consumers` (no region).
+        query: The request's query parameters (a B2C user flow is asked for with `p=`);
+            empty when the document is asked for in code.
     """
 
     authority: str
@@ -73,6 +75,7 @@ class MetadataRequest:
     issuer: str
     version: str
     keyword: bool
+    query: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 MetadataBuilder = Callable[[MetadataRequest], dict[str, object]]
