@@ -17,8 +17,8 @@ from typing import Final
 import httpx
 
 from .._fetch import Origin
+from .._policy import KEYWORDS, is_guid
 from .._policy import MSA_TENANT_ID as _MSA_TENANT_ID
-from .._policy import is_guid
 from ._faults import Document, Fault, FaultKind, document_kind, json_response, misbehave
 from ._keys import LocalKey
 from ._keyset import KeySet
@@ -64,7 +64,6 @@ _ROUTES = re.compile(
     r"/(?P<tenant>[^/]+)/(?:(?P<v2meta>v2\.0/)?\.well-known/openid-configuration"
     r"|discovery/(?:v2\.0/)?keys)"
 )
-_KEYWORDS = ("common", "organizations", "consumers")
 _STRANGER_TENANT_ID = "00000000-0000-4000-8000-00000000dead"
 
 
@@ -138,7 +137,7 @@ class LocalIssuer:
     def resolve_tenant(self, tenant: str) -> str | None:
         """The tenant id behind a path segment: a GUID, a known domain, or a keyword."""
         tenant = tenant.lower()
-        if tenant in _KEYWORDS or is_guid(tenant):
+        if tenant in KEYWORDS or is_guid(tenant):
             return tenant
         return self.domains.get(tenant)
 
@@ -165,7 +164,7 @@ class LocalIssuer:
                 tenant,
                 issuer=self.issuer(tenant_id, version=version),
                 version=version,
-                keyword=tenant_id in _KEYWORDS,
+                keyword=tenant_id in KEYWORDS,
                 query=MappingProxyType(dict(query or {})),
             )
         )

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import httpx
 
+from .._policy import KEYWORDS
 from ._accounts import LocalClient, LocalUser
 from ._assertion import assertion_client_id, check_client_assertion
 from ._device import DeviceAuthorizations
@@ -30,7 +31,6 @@ __all__ = ["DEVICE_GRANT", "Grants", "TokenEndpoint", "unknown_client"]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT)
-_KEYWORDS = ("common", "organizations", "consumers")
 _REFRESH_LIFETIME = 90 * 24 * 3600.0  # Entra's default for refresh tokens
 
 
@@ -325,7 +325,7 @@ class TokenEndpoint:
                 "The request body must contain the following parameter: 'client_assertion' or "
                 "'client_secret'.", status=401,
             )  # fmt: skip
-        if tenant in _KEYWORDS:
+        if tenant in KEYWORDS:
             raise OAuthError(
                 "invalid_request",
                 9001023,
