@@ -17,6 +17,7 @@ applications (`SignIn`, `LocalUser`, `LocalClient`), faults (`Fault`, `FaultKind
 
 from __future__ import annotations
 
+from .._version import TokenVersion
 from ._accounts import OTHER_TENANT_ID, LocalClient, LocalUser
 from ._faults import Document, Fault, FaultKind
 from ._issuer import (
@@ -29,7 +30,7 @@ from ._issuer import (
 from ._keys import LocalKey
 from ._keyset import KeySet
 from ._metadata import MetadataBuilder, MetadataRequest, entra_metadata
-from ._minting import ClaimRule, TokenSpec, TokenVersion
+from ._minting import ClaimRule, TokenSpec
 from ._server import LocalIssuerServer
 from ._signin import SignIn
 

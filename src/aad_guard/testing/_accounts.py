@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from .._policy import MSA_TENANT_ID
+from .._tenant import MSA_TENANT_ID, Tenant
 
 __all__ = [
     "OTHER_TENANT_ID",
@@ -88,14 +88,11 @@ def accounts_for(users: Mapping[str, LocalUser], tenant: str, *, home: str) -> d
         key: user if user.tenant_id else replace(user, tenant_id=home)
         for key, user in users.items()
     }
-    if tenant == "common":
-        return accounts
+    admitting = Tenant.parse(tenant)
     return {
         key: user
         for key, user in accounts.items()
-        if (tenant == "organizations" and not user.is_personal)
-        or (tenant == "consumers" and user.is_personal)
-        or user.tenant_id == tenant
+        if user.tenant_id is not None and admitting.admits(user.tenant_id, resolved_tenant_id=None)
     }
 
 

@@ -17,8 +17,9 @@ from typing import Final
 import httpx
 
 from .._fetch import Origin
-from .._policy import KEYWORDS, is_guid
-from .._policy import MSA_TENANT_ID as _MSA_TENANT_ID
+from .._tenant import ISSUER_PLACEHOLDER, KEYWORDS, Tenant, TenantKind, is_guid
+from .._tenant import MSA_TENANT_ID as _MSA_TENANT_ID
+from .._version import TokenVersion
 from ._faults import Document, Fault, FaultKind, document_kind, json_response, misbehave
 from ._keys import LocalKey
 from ._keyset import KeySet
@@ -28,7 +29,6 @@ from ._minting import (
     DEFAULT_CALLER_CLIENT_ID,
     ClaimRule,
     TokenSpec,
-    TokenVersion,
     access_token_claims,
     sign_jws,
 )
@@ -126,7 +126,7 @@ class LocalIssuer:
         self._v2_origin = _V2_ISSUER_ORIGINS.get(self.authority, self.authority)
         self._metadata = metadata
         self._claim_rules = tuple(claim_rules)
-        self.keys = KeySet(issuer_template=f"{self._v2_origin}/{{tenantid}}/v2.0")
+        self.keys = KeySet(issuer_template=f"{self._v2_origin}/{ISSUER_PLACEHOLDER}/v2.0")
         self.requests: list[httpx.Request] = []
         self._fault: Fault | None = None
         self.transport = httpx.MockTransport(self.handle)
@@ -143,9 +143,10 @@ class LocalIssuer:
 
     def issuer(self, tenant_id: str, *, version: str = "2.0") -> str:
         """The issuer of a token of `tenant_id` (or the template for a keyword tenant)."""
-        segment = "{tenantid}" if tenant_id in ("common", "organizations") else tenant_id
-        if tenant_id == "consumers":
-            segment = MSA_TENANT_ID
+        segment = tenant_id  # one tenant: its id
+        if tenant_id in KEYWORDS:  # every personal account lives in one tenant; others vary
+            consumers = Tenant.parse(tenant_id).kind is TenantKind.CONSUMERS
+            segment = MSA_TENANT_ID if consumers else ISSUER_PLACEHOLDER
         if version == "1.0":
             return f"{self._v1_origin}/{segment}/"
         return f"{self._v2_origin}/{segment}/v2.0"

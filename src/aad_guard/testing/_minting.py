@@ -14,10 +14,11 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from jwt.algorithms import get_default_algorithms
 
+from .._version import TokenVersion
 from ._keys import LocalKey
 
 __all__ = [
@@ -25,16 +26,12 @@ __all__ = [
     "ClaimRule",
     "Minter",
     "TokenSpec",
-    "TokenVersion",
     "access_token_claims",
     "sign_jws",
 ]
 
 DEFAULT_CALLER_CLIENT_ID = "0c1d2e3f-0000-4000-8000-0000000c0001"
 """The client id of the application that requests the local tokens by default."""
-
-TokenVersion = Literal["1.0", "2.0"]
-"""An access token's version: `ver`, the issuer's form and the claim names follow it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import httpx
 
-from .._policy import KEYWORDS
+from .._tenant import KEYWORDS
 from ._accounts import LocalClient, LocalUser
 from ._assertion import assertion_client_id, check_client_assertion
 from ._device import DeviceAuthorizations
