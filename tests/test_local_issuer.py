@@ -537,3 +537,8 @@ def test_mint_takes_the_arguments_of_token_as_one_value() -> None:
     assert {name: minted[name] for name in ("aud", "iss", "exp", "scp", "ver", "appid")} == {
         name: made[name] for name in ("aud", "iss", "exp", "scp", "ver", "appid")
     }
+
+
+def test_only_the_personal_account_is_personal() -> None:
+    users = LocalIssuer().signin.users
+    assert {key for key, user in users.items() if user.is_personal} == {"personal"}
