@@ -152,7 +152,7 @@ async def measure(
     `issuer` is served at `authority` on loopback, where the validators and the incumbents
     fetch its metadata and keys before any timing.
     """
-    public_key = issuer.signing_key.private_key.public_key()
+    public_key = issuer.keys.signing.private_key.public_key()
     audience = issuer.client_id
     token_issuer = issuer.issuer(issuer.tenant_id)
 

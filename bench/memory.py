@@ -105,7 +105,7 @@ async def measure() -> Memory:
             charged = cache.bytes // len(cache) if cache is not None and len(cache) else 0
     return Memory(
         per_tenant_bytes=tenant_bytes / TENANTS,
-        keys_per_tenant=len(issuer.keys),
+        keys_per_tenant=len(issuer.keys.listed),
         per_token_bytes=token_bytes / TOKENS,
         token_characters=len(tokens[0]),
         charged_per_token=charged,

@@ -236,9 +236,9 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
             batch = (everything * (HIT_OPS // level + 1))[: max(HIT_OPS, level)]
             elapsed = await async_timer(validator.validate)(batch)
             same = await _longest_stall(validator.refresh)
-            old = issuer.signing_key
-            issuer.rotate_keys()
-            issuer.retire_key(old.kid)
+            old = issuer.keys.signing
+            issuer.keys.rotate()
+            issuer.keys.retire(old.kid)
             new = await _longest_stall(validator.refresh)
         finally:
             gc.enable()
