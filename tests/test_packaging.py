@@ -165,8 +165,8 @@ def test_the_sdist_carries_sources_tests_with_their_data_docs_and_examples(
     assert expected <= inside, sorted(expected - inside)
     top = {"pyproject.toml", "PKG-INFO", "README.md", "LICENSE", "CHANGELOG.md", "SECURITY.md"}
     assert top <= inside
-    # What `make test` runs in the unpacked sdist.
-    assert {"Makefile", "bench/__init__.py"} <= inside
+    # What `make test` and `make docs` run in the unpacked sdist.
+    assert {"Makefile", "mkdocs.yml", "bench/__init__.py"} <= inside
 
 
 def test_the_sdist_carries_no_environment_caches_or_build_output(built: Distributions) -> None:

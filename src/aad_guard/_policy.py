@@ -19,6 +19,7 @@ __all__ = [
 
 # Every personal Microsoft account lives in this one tenant (Entra ID token reference).
 MSA_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+"""The tenant of every personal Microsoft account: `tid` of a consumers token."""
 KEYWORDS = frozenset({"organizations", "consumers", "common"})
 PLACEHOLDER = "{tenantid}"
 

@@ -54,6 +54,7 @@ Fault = Literal[
     "empty_keys",
     "wrong_issuer",
 ]
+"""A way the issuer's metadata or keys endpoint fails, for `LocalIssuer.simulate`."""
 Document = Literal["metadata", "jwks"]
 
 # The v1 issuer host of each cloud, which the v1 metadata names (Entra token reference).
