@@ -145,6 +145,7 @@ def test_every_page_with_python_has_its_samples_found() -> None:
         assert found and all(library in sample.code for sample in found), section
 
 
+@pytest.mark.slow
 def test_the_readme_quickstart_serves_a_local_issuers_token_as_the_readme_says(
     tmp_path: Path,
 ) -> None:

@@ -23,6 +23,9 @@ from aad_guard.testing._keystore import stored_keys
 from tests.certificates import ClientCertificate
 from tests.helpers import serving
 
+# Slow: runs the `aad-guard issuer` command.
+pytestmark = pytest.mark.slow
+
 SCOPE = f"api://{DEFAULT_API_CLIENT_ID}/.default"
 READY = "Ctrl-C stops it."
 

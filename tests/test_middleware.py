@@ -329,6 +329,7 @@ async def test_a_guard_around_a_mount_names_the_full_paths(validator: TokenValid
         assert (await c.get("/api/me")).status_code == 401
 
 
+@pytest.mark.slow
 def test_exclusions_under_uvicorns_root_path_name_the_paths_of_the_app(tmp_path: Path) -> None:
     """uvicorn prefixes `path` with `--root-path`; routes and exclusions both match without it."""
     (tmp_path / "app.py").write_text(
@@ -498,6 +499,7 @@ def sync_client(issuer: LocalIssuer, clock: FakeClock) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(

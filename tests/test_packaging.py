@@ -20,6 +20,9 @@ import pytest
 
 import aad_guard
 
+# Slow: builds the sdist and the wheel, and runs tests in the unpacked sdist.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = aad_guard.__version__

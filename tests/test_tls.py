@@ -246,6 +246,7 @@ def test_the_cache_folder_follows_the_platform_and_can_be_chosen(
 # -- the command line ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["cache-dir", "throwaway"])
 def test_the_command_serves_https_and_prints_its_ca(tmp_path: Path, folder: str) -> None:
     options = ["--cache-dir", str(tmp_path)] if folder == "cache-dir" else ["--throwaway"]
@@ -283,6 +284,7 @@ def test_the_documented_https_sample_runs(capsys: pytest.CaptureFixture[str]) ->
     assert tenant_id == "72f988bf-0000-4000-8000-00000000a001"
 
 
+@pytest.mark.slow
 def test_token_check_trusts_the_https_issuer_through_ssl_cert_file(tmp_path: Path) -> None:
     with LocalIssuerServer(tls=True, cache_dir=tmp_path) as server:
         command = [
