@@ -20,6 +20,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from aad_guard import __version__
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "aad_guard"
 # Repository path of a page outside docs/ -> its path in the site.
@@ -34,8 +36,6 @@ _LINK = re.compile(r"\]\((?P<target>[^)\s#]+\.md)(?P<anchor>#[^)\s]*)?\)")
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Stamp the version into the footer, and refuse a public name without a docstring."""
-    from aad_guard import __version__
-
     config.copyright = f"aad_guard {__version__} · MIT licence"
     missing = undocumented(_load())
     if missing:
@@ -55,7 +55,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+def on_page_markdown(markdown: str, *, page: Page, **_: object) -> str:
     """Re-aim links written for GitHub at the pages' places in the site."""
     site_path = page.file.src_uri
     repo_path = _repository_path(site_path)
@@ -74,7 +74,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     return _LINK.sub(reaim, markdown)
 
 
-def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+def on_page_content(html: str, *, page: Page, **_: object) -> str:
     """Refuse a reference page that leaves out a name its module exports."""
     if not page.file.src_uri.startswith(f"{REFERENCE}/"):
         return html
@@ -97,8 +97,10 @@ def public_modules(package: griffe.Module) -> list[griffe.Module]:
 
 
 def undocumented(package: griffe.Module) -> list[str]:
-    """Each name a public module exports (`__all__`) that has no docstring, with its
-    public methods and properties."""
+    """Each name a public module exports (`__all__`) that has no docstring.
+
+    The public methods of an exported class count too.
+    """
     missing: list[str] = []
     for module in public_modules(package):
         if module.docstring is None:
@@ -132,5 +134,6 @@ def _repository_path(site_path: str) -> str:
 
 def _load(name: str = PACKAGE) -> griffe.Module:
     module = griffe.load(name, search_paths=[str(ROOT / "src")])
-    assert isinstance(module, griffe.Module)
+    if not isinstance(module, griffe.Module):
+        raise PluginError(f"{name} is not a module")
     return module
