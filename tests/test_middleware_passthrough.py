@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aad_guard import AADGuardMiddleware, InsufficientScopeError
 from aad_guard.testing import LocalIssuer
@@ -33,24 +31,24 @@ async def refuse_after_starting(scope: Scope, receive: Receive, send: Send) -> N
     raise InsufficientScopeError(scopes=["Tasks.Read"])
 
 
-@pytest.fixture
-async def guard_client(local_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    """The `answer_with_the_user` app behind an anonymous-friendly guard."""
-    guard = AADGuardMiddleware(
-        answer_with_the_user,
-        client_id=local_issuer.client_id,
-        http_client=local_issuer.client(),
-        required=False,
+def guarded(app: ASGIApp, issuer: LocalIssuer) -> AADGuardMiddleware:
+    """`app` behind a guard that trusts `issuer` and lets anonymous requests through."""
+    return AADGuardMiddleware(
+        app, client_id=issuer.client_id, http_client=issuer.client(), required=False
     )
-    transport = httpx.ASGITransport(app=guard)
+
+
+async def get(app: ASGIApp, headers: dict[str, str] | None = None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield client
+        return await client.get("/", headers=headers)
 
 
 async def test_another_scheme_passes_as_anonymous_when_no_token_is_required(
-    guard_client: httpx.AsyncClient,
+    local_issuer: LocalIssuer,
 ) -> None:
-    response = await guard_client.get("/", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    guard = guarded(answer_with_the_user, local_issuer)
+    response = await get(guard, headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert response.status_code == 200
     assert response.text == "False"
 
@@ -58,15 +56,7 @@ async def test_another_scheme_passes_as_anonymous_when_no_token_is_required(
 async def test_a_500_the_app_answers_without_raising_reaches_the_client_unchanged(
     local_issuer: LocalIssuer,
 ) -> None:
-    guard = AADGuardMiddleware(
-        answer_500_itself,
-        client_id=local_issuer.client_id,
-        http_client=local_issuer.client(),
-        required=False,
-    )
-    transport = httpx.ASGITransport(app=guard)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        response = await client.get("/")
+    response = await get(guarded(answer_500_itself, local_issuer))
     assert response.status_code == 500
     assert response.text == "the app's own error page"
 
@@ -74,12 +64,7 @@ async def test_a_500_the_app_answers_without_raising_reaches_the_client_unchange
 async def test_a_refusal_after_the_answer_began_is_not_answered_twice(
     local_issuer: LocalIssuer,
 ) -> None:
-    guard = AADGuardMiddleware(
-        refuse_after_starting,
-        client_id=local_issuer.client_id,
-        http_client=local_issuer.client(),
-        required=False,
-    )
+    guard = guarded(refuse_after_starting, local_issuer)
     sent: list[Message] = []
 
     async def send(message: Message) -> None:
