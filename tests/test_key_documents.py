@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 
 import httpx
+import jwt
 import pytest
 
 from aad_guard import KeysUnavailableError, TokenValidator
@@ -62,11 +63,14 @@ def validator_behind(
     )
 
 
-def first_key_with(member: str, value: object) -> Callable[[str, Document], Document]:
+def key_with(kid: str, member: str, value: object) -> Callable[[str, Document], Document]:
+    """Set `member` of the JWKS entry `kid` to `value`."""
+
     def alter(url: str, document: Document) -> Document:
-        keys = document.get("keys")
-        if isinstance(keys, list):
-            keys[0][member] = value
+        entries = document.get("keys")
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and entry.get("kid") == kid:
+                entry[member] = value
         return document
 
     return alter
@@ -79,11 +83,14 @@ def first_key_with(member: str, value: object) -> Callable[[str, Document], Docu
 async def test_a_key_with_a_member_of_the_wrong_shape_is_never_used(
     member: str, value: object, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
-    validator = validator_behind(issuer, clock, first_key_with(member, value))
+    token = issuer.token()
+    kid = jwt.get_unverified_header(token)["kid"]
+    honest = validator_behind(issuer, clock, lambda url, document: document)
+    await honest.validate(token)
+    await honest.aclose()
+    validator = validator_behind(issuer, clock, key_with(kid, member, value))
     with pytest.raises(UnknownKeyError):
-        await validator.validate(issuer.token(key=issuer.keys[0]))
-    # The other keys of the same document still verify.
-    await validator.validate(issuer.token(key=issuer.keys[1]))
+        await validator.validate(token)
     await validator.aclose()
 
 
