@@ -139,3 +139,23 @@ async def test_a_retry_after_date_is_not_read_as_seconds(
     # The validator's own first backoff, not a wait until 2037.
     assert 0 < caught.value.retry_after <= 2
     await validator.aclose()
+
+
+async def test_a_jwks_uri_that_is_no_valid_url_is_not_fetched(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    def bad_port(url: str, document: Document) -> Document:
+        if "jwks_uri" in document:
+            document["jwks_uri"] = f"{issuer.authority}:99999/discovery/v2.0/keys"
+        return document
+
+    validator = validator_behind(issuer, clock, bad_port)
+    with pytest.raises(KeysUnavailableError):
+        await validator.validate(issuer.token())
+    assert issuer.count("jwks") == 0
+    await validator.aclose()
+
+
+def test_an_authority_with_an_impossible_port_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a valid URL"):
+        TokenValidator(client_id="api", authority="https://login.microsoftonline.com:99999")
