@@ -81,7 +81,7 @@ def rss_kib() -> float:
                     return float(line.split()[1])
     except OSError:
         pass
-    import resource
+    import resource  # noqa: PLC0415 (Unix only, and needed only where /proc is not)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform == "darwin" else float(peak)

@@ -100,7 +100,7 @@ def test_mint_sets_what_was_asked(server: LocalIssuerServer) -> None:
     minted = run(
         "token", "mint", "--issuer", server.url, "--version", "1", "--tenant", OTHER_TENANT,
         "--role", "Tasks.Admin", "--app-only", "--lifetime", "600",
-        "--claim", "xms_cc=[\"cp1\"]", "--claim", "app_displayname=Nightly job", "--json",
+        "--claim", 'xms_cc=["cp1"]', "--claim", "app_displayname=Nightly job", "--json",
     )  # fmt: skip
     assert minted.returncode == 0, minted.stderr
     answer = json.loads(minted.stdout)

@@ -35,7 +35,7 @@ REDIRECT = "http://localhost:8765/callback"
 
 @pytest.fixture(autouse=True)
 def requests_uses_verify(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override MSAL's `verify=`."""
+    """Requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override MSAL's `verify=`."""
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
