@@ -94,8 +94,10 @@ class Tenant:
         return self.kind is not TenantKind.CONSUMERS
 
     def expects_issuer_tenant(self, fixed: str | None) -> bool:
-        """Whether metadata whose issuer is fixed to tenant `fixed` (`None`: the
-        `{tenantid}` template) belongs to this tenant."""
+        """Whether metadata whose issuer is fixed to tenant `fixed` belongs to this tenant.
+
+        `fixed` is `None` for the `{tenantid}` template.
+        """
         if self.kind in (TenantKind.ORGANIZATIONS, TenantKind.COMMON):
             return fixed is None
         if self.kind is TenantKind.CONSUMERS:
