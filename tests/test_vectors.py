@@ -697,7 +697,7 @@ class Cloud:
         """Serve the documents and the local issuer's keys, bound like Entra's to the v2
         issuer; return the URLs a validator should fetch.
         """
-        jwks = issuer.jwks()
+        jwks = issuer.keys.jwks()
         keys = jwks["keys"]
         assert isinstance(keys, list)
         for key in keys:
@@ -749,7 +749,7 @@ def _mint(issuer: LocalIssuer, *, iss: str, tenant_id: str, version: str = "2.0"
         "scp": "access_as_user",
         "azp" if version == "2.0" else "appid": DEFAULT_CALLER_CLIENT_ID,
     }
-    return issuer.sign(payload, headers={"kid": issuer.signing_key.kid})
+    return issuer.sign(payload, headers={"kid": issuer.keys.signing.kid})
 
 
 def _serve_common_document(
@@ -760,7 +760,7 @@ def _serve_common_document(
     """
     issuer = LocalIssuer(authority=authority)
     entra.serve(_metadata_url(authority, "common"), document)
-    entra.serve(document["jwks_uri"], issuer.jwks())
+    entra.serve(document["jwks_uri"], issuer.keys.jwks())
     validator = TokenValidator(
         client_id=DEFAULT_API_CLIENT_ID,
         tenant="common",
