@@ -67,12 +67,12 @@ def documented_app(validator: TokenValidator) -> FastAPI:
 
 
 def unprotected() -> FastAPI:
-    """uvicorn factory: the bare API."""
+    """Uvicorn factory: the bare API."""
     return route_app()
 
 
 def protected() -> FastAPI:
-    """uvicorn factory: the API protected against the local issuer the benchmark serves."""
+    """Uvicorn factory: the API protected against the local issuer the benchmark serves."""
     app = route_app()
     app.add_middleware(
         AADGuardMiddleware,
@@ -84,7 +84,7 @@ def protected() -> FastAPI:
 
 
 def documented() -> FastAPI:
-    """uvicorn factory: the documented API against the local issuer the benchmark serves."""
+    """Uvicorn factory: the documented API against the local issuer the benchmark serves."""
     return documented_app(
         TokenValidator(
             client_id=os.environ[CLIENT_ID_VARIABLE],

@@ -76,7 +76,9 @@ def write_chart(
     plt.close(figure)
 
 
-def _scale_panels(axes: Any, tenants: Sequence[CaseResult], cached: Sequence[CachedResult]) -> None:
+def _scale_panels(
+    axes: Sequence[Any], tenants: Sequence[CaseResult], cached: Sequence[CachedResult]
+) -> None:
     tenant_axes, cache_axes = axes
     labels = [case.name.split(",")[0] for case in tenants]
     bars = tenant_axes.bar(labels, [case.median_us for case in tenants], color="#4c72b0")

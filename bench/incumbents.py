@@ -85,10 +85,10 @@ def _settings() -> dict[str, str]:
 
 
 def azure_auth() -> FastAPI:
-    """uvicorn factory: fastapi-azure-auth against the local issuer the benchmark serves."""
+    """Uvicorn factory: fastapi-azure-auth against the local issuer the benchmark serves."""
     return azure_auth_app(**_settings())
 
 
 def diy() -> FastAPI:
-    """uvicorn factory: `PyJWKClient` + `jwt.decode` against the same issuer."""
+    """Uvicorn factory: `PyJWKClient` + `jwt.decode` against the same issuer."""
     return diy_app(**_settings())

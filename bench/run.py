@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import datetime
+import datetime as dt
 import os
 import sys
 import time
@@ -370,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     document: dict[str, object] = {
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "environment": env.as_json(),
         "load_average_at_end": list(os.getloadavg()),
         "settings": {

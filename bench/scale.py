@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 
 from aad_guard import Principal, TokenValidator
 from aad_guard.testing import LocalIssuer, LocalIssuerServer
@@ -152,11 +153,10 @@ def _variants(template: str, count: int) -> list[str]:
 def _fill(validator: TokenValidator, template: str, tokens: Sequence[str]) -> None:
     """Store `tokens` as `validate()` would have, beside `template`'s real entry."""
     cache = validator._cache
-    assert cache is not None
-    entry = cache.get(template)
-    assert entry is not None
-    snapshot = cache._snapshot
-    assert snapshot is not None
+    entry = cache.get(template) if cache is not None else None
+    snapshot = cache._snapshot if cache is not None else None
+    if cache is None or entry is None or snapshot is None:
+        raise RuntimeError("the template token is not cached")
     version = entry.principal.token_version
     for token in tokens:
         payload = token.split(".")[1]
@@ -181,7 +181,7 @@ async def _longest_stall(work: Callable[[], Awaitable[None]]) -> tuple[float, fl
         nonlocal longest_cpu, longest_wall
         last_cpu, last_wall = time.thread_time(), time.perf_counter()
         while not done:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             cpu, wall = time.thread_time(), time.perf_counter()
             longest_cpu = max(longest_cpu, cpu - last_cpu)
             longest_wall = max(longest_wall, wall - last_wall)
@@ -189,7 +189,7 @@ async def _longest_stall(work: Callable[[], Awaitable[None]]) -> tuple[float, fl
 
     async with anyio.create_task_group() as group:
         group.start_soon(probe)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         await work()
         done = True
     return longest_cpu, longest_wall
@@ -220,7 +220,8 @@ async def _cached(server: LocalIssuerServer, level: int) -> CachedResult:
     ) as validator:
         await validator.validate(template)
         cache = validator._cache
-        assert cache is not None
+        if cache is None:
+            raise RuntimeError("the validator has no cache")
         gc.collect()
         gc.disable()
         try:

@@ -7,6 +7,7 @@ import tracemalloc
 import uuid
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from aad_guard import Principal, TokenValidator
@@ -282,7 +283,7 @@ async def test_concurrent_requests_share_the_cache_within_its_bounds(
 
     async def one() -> tuple[str, Principal]:
         token = tokens[next(turn) % len(tokens)]
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return token, await validator.validate(token)
 
     results = await run_concurrently(200, one)
