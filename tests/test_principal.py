@@ -113,4 +113,6 @@ async def test_a_principal_keeps_its_token_to_itself(
         with pytest.raises(TypeError):
             write_out(principal)
     assert token not in repr(principal)
+    assert token not in repr(principal.source)
     assert token not in repr(principal.claims)
+    assert len(principal.claims) == len(dict(principal.claims)) > 0

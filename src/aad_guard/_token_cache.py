@@ -77,13 +77,13 @@ def entry_bytes(token: str, entry: CachedToken) -> int:
     """The bytes `entry` for `token` holds: every object it alone keeps, measured.
 
     Objects shared by every entry (the key, `None`, the version string, the empty set) are
-    not counted; a token's strings are, even when several tokens have equal ones.
+    not counted; a token's strings are, even when several tokens have equal ones. The
+    validator's Principals keep their token (`VerifiedToken`), not decoded claims.
     """
     principal = entry.principal
     size = sys.getsizeof
     total = _FIXED_BYTES + size(token) + size(entry.issuer) + size(entry.evidence)
-    if entry.nbf is not None:
-        total += _FLOAT_BYTES
+    total += _FLOAT_BYTES if entry.nbf is not None else 0
     for text in (
         principal.tenant_id,
         principal.object_id,
@@ -97,10 +97,6 @@ def entry_bytes(token: str, entry: CachedToken) -> int:
     for names in (principal.scopes, principal.roles):
         if names:
             total += size(names) + sum(map(size, names))
-    source = principal.source
-    if not isinstance(source, VerifiedToken):
-        # Claims held decoded: the mapping and its dict (their contents are not walked).
-        total += size(source) + size(dict(source)) - size(VerifiedToken(token))
     return total
 
 
@@ -199,8 +195,6 @@ class TokenCache:
         previous, self._snapshot = self._snapshot, snapshot
         if previous is None:
             self._key_since = dict.fromkeys(snapshot.keys, self._generation)
-            return
-        if previous is snapshot:
             return
         issuers_changed = (previous.issuer_v2, previous.issuer_v1) != (
             snapshot.issuer_v2,
