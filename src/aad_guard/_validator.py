@@ -9,13 +9,14 @@ import time
 from types import TracebackType
 from typing import Self, Unpack
 
+from jwt.algorithms import get_default_algorithms
+
 from ._candidate import Candidate, Check, CheckContext
 from ._checks import CHECKS
 from ._jose import TokenReader
 from ._keys import KeyStore
 from ._principal import Principal
 from ._settings import ValidatorOptions, ValidatorSettings
-from ._signature import RSAVerifier
 from ._tenant import Tenant
 from ._token_cache import CachedToken, TokenCache
 from .errors import TokenError
@@ -120,7 +121,9 @@ class TokenValidator:
                 allowed_algorithms=settings.allowed_algorithms,
                 max_length=settings.max_token_length,
             ),
-            algorithms={name: RSAVerifier(name) for name in settings.allowed_algorithms},
+            algorithms={
+                name: get_default_algorithms()[name] for name in settings.allowed_algorithms
+            },
         )
 
     @property
