@@ -19,6 +19,7 @@ def test_engine_names_are_exported() -> None:
         "InsufficientScopeError",
         "KeysUnavailableError",
         "Principal",
+        "SharedKeyCache",
         "TokenError",
         "TokenValidator",
     }

@@ -24,6 +24,7 @@ from ._policy import (
     normalize_tenant_ids,
 )
 from ._principal import CLIENT_CLAIM, Principal
+from ._shared_keys import SharedKeyCache
 from ._token_cache import CachedToken, TokenCache
 from .errors import (
     InvalidAudienceError,
@@ -56,6 +57,12 @@ _PRINCIPAL_STRING_CLAIMS = (
     "upn",
     "unique_name",
 )
+
+
+def _shared_key_cache(value: object) -> SharedKeyCache | None:
+    if value is not None and not isinstance(value, SharedKeyCache):
+        raise TypeError(f"shared_key_cache must be a SharedKeyCache, not {type(value).__name__}")
+    return value
 
 
 def _duration(name: str, value: float, *, positive: bool = False) -> float:
@@ -144,6 +151,7 @@ class ValidatorOptions(TypedDict, total=False):
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    shared_key_cache: SharedKeyCache | None
 
 
 class TokenValidator:
@@ -190,6 +198,9 @@ class TokenValidator:
             Default 4096.
         max_token_cache_bytes: The most memory those tokens may hold, estimated at 4 bytes
             per token character. Default 16 MiB.
+        shared_key_cache: A `SharedKeyCache` on your Redis client, so that a fleet fetches
+            metadata and keys about once per `refresh_interval` and new replicas start warm.
+            Asyncio only. Default: none, each process fetches for itself.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -221,6 +232,7 @@ class TokenValidator:
         max_document_bytes: int = 1024 * 1024,
         max_cached_tokens: int = 4096,
         max_token_cache_bytes: int = 16 * 1024 * 1024,
+        shared_key_cache: SharedKeyCache | None = None,
     ) -> None:
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
@@ -295,6 +307,7 @@ class TokenValidator:
             max_document_bytes=_limit("max_document_bytes", max_document_bytes),
             clock=clock or time.monotonic,
             on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
+            shared=_shared_key_cache(shared_key_cache),
         )
 
     @property
