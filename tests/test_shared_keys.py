@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from aad_guard import AADGuardMiddleware, SharedKeyCache, TokenValidator
-from aad_guard.errors import KeyIssuerMismatchError
+from aad_guard.errors import KeyIssuerMismatchError, KeysUnavailableError
 from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import run_concurrently
@@ -177,6 +177,10 @@ def _future(entry: dict[str, Any]) -> None:
     entry["fetched_at"] += 3600
 
 
+def _no_time(entry: dict[str, Any]) -> None:
+    entry["fetched_at"] = "yesterday"
+
+
 def _no_jwks(entry: dict[str, Any]) -> None:
     entry["documents"] = {
         url: d for url, d in entry["documents"].items() if not url.endswith("/keys")
@@ -189,7 +193,16 @@ def _not_documents(entry: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "tamper",
-    [_foreign_jwks_uri, _weak_key, _other_tenant, _old, _future, _no_jwks, _not_documents],
+    [
+        _foreign_jwks_uri,
+        _weak_key,
+        _other_tenant,
+        _old,
+        _future,
+        _no_time,
+        _no_jwks,
+        _not_documents,
+    ],
 )
 async def test_an_entry_a_fetch_would_refuse_is_refused_and_replaced(
     issuer: LocalIssuer,
@@ -258,6 +271,21 @@ async def test_a_key_planted_past_the_rules_does_not_verify_tokens(
         await make_validator(shared_key_cache=shared).validate(issuer.token(key=attacker))
 
 
+async def test_a_failed_fetch_gives_the_lease_back(
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    shared: SharedKeyCache,
+    redis_server: RedisServer,
+) -> None:
+    issuer.simulate("status", status=500)
+    with pytest.raises(KeysUnavailableError):
+        await make_validator(shared_key_cache=shared).validate(issuer.token())
+    assert stored(redis_server) == {}
+    issuer.simulate(None)
+    await make_validator(shared_key_cache=shared).validate(issuer.token())
+    assert entry_key(redis_server)
+
+
 # -- faults: Redis down, hung, flushed, back ----------------------------------------------
 
 
@@ -318,11 +346,13 @@ async def test_a_flushed_redis_is_filled_again_by_the_next_fetch(
     assert fetches(issuer) == (4, 2)
 
 
+@pytest.mark.parametrize("held_for", [300, 60_000])
 async def test_a_lease_whose_holder_vanished_delays_a_fetch_by_the_lease_at_most(
     issuer: LocalIssuer,
     make_validator: MakeValidator,
     client: Redis,
     redis_server: RedisServer,
+    held_for: int,
 ) -> None:
     shared = SharedKeyCache(client, prefix=PREFIX, lease=0.3)
     await make_validator(shared_key_cache=shared).validate(issuer.token())
@@ -330,7 +360,7 @@ async def test_a_lease_whose_holder_vanished_delays_a_fetch_by_the_lease_at_most
     with redis.Redis(port=redis_server.port) as direct:
         direct.delete(key)
         # A replica took the lease and died before writing.
-        direct.set(key.replace(b":keys:", b":keys-lease:"), b"gone", px=300)
+        direct.set(key.replace(b":keys:", b":keys-lease:"), b"gone", px=held_for)
     with anyio.fail_after(HANG):
         await make_validator(shared_key_cache=shared).validate(issuer.token())
     assert fetches(issuer) == (4, 2)
@@ -368,6 +398,63 @@ async def test_requests_are_answered_200_whatever_redis_does(
         if fault == "pause":
             redis_server.resume()
     assert [response.status_code for response in statuses] == [200] * 8
+
+
+# The ACL user docs/security.md recommends: its own prefix, these five commands only.
+ACL_RULES = ["on", ">s3cret", "resetkeys", "~api-test:*", "resetchannels", "-@all"]
+ACL_COMMANDS = ["+get", "+set", "+time", "+eval", "+del"]
+
+
+def _acl_user(redis_server: RedisServer, name: str, rules: list[str]) -> str:
+    with redis.Redis(port=redis_server.port) as direct:
+        direct.execute_command("ACL", "SETUSER", name, *rules)
+    return f"redis://{name}:s3cret@127.0.0.1:{redis_server.port}/0"
+
+
+async def test_an_acl_user_limited_to_the_prefix_is_enough(
+    issuer: LocalIssuer, make_validator: MakeValidator, redis_server: RedisServer
+) -> None:
+    url = _acl_user(redis_server, "aad-guard", ACL_RULES + ACL_COMMANDS)
+    async with Redis.from_url(url, decode_responses=True) as limited:
+        shared = SharedKeyCache(limited, prefix=PREFIX)
+        for _ in range(2):
+            await make_validator(shared_key_cache=shared).validate(issuer.token())
+    assert fetches(issuer) == (2, 1)
+    assert not any(key.endswith(b"keys-lease:") for key in stored(redis_server))
+
+
+async def test_a_user_who_may_not_write_the_entry_still_serves(
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Reads the entry, holds leases, cannot write the keys themselves.
+    rules = ["on", ">s3cret", "resetkeys", "%R~api-test:keys:*", "~api-test:keys-lease:*"]
+    url = _acl_user(redis_server, "reader", rules + ["-@all", *ACL_COMMANDS])
+    async with Redis.from_url(url) as reader:
+        shared = SharedKeyCache(reader, prefix=PREFIX)
+        await make_validator(shared_key_cache=shared).validate(issuer.token())
+    assert fetches(issuer) == (2, 1)
+    assert stored(redis_server) == {}  # the lease was given back, nothing written
+    assert "shared_cache_unavailable" in {
+        getattr(r, "aad_guard_reason", None) for r in caplog.records
+    }
+
+
+async def test_a_lease_that_cannot_be_given_back_expires(
+    issuer: LocalIssuer, make_validator: MakeValidator, redis_server: RedisServer
+) -> None:
+    commands = [command for command in ACL_COMMANDS if command != "+eval"]
+    url = _acl_user(redis_server, "no-scripts", ACL_RULES + commands)
+    async with Redis.from_url(url) as limited:
+        shared = SharedKeyCache(limited, prefix=PREFIX, lease=5)
+        await make_validator(shared_key_cache=shared).validate(issuer.token())
+        await make_validator(shared_key_cache=shared).validate(issuer.token())
+    assert fetches(issuer) == (2, 1)
+    with redis.Redis(port=redis_server.port) as direct:
+        (lease,) = direct.keys("api-test:keys-lease:*")
+        assert 0 < direct.pttl(lease) <= 5000
 
 
 # -- configuration and trio ----------------------------------------------------------------

@@ -45,6 +45,9 @@ _T = TypeVar("_T")
 
 _FORMAT: Final = 1
 _POLL: Final = 0.05
+_RELEASE: Final = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
 # Redis's clock is one clock for the fleet; a timestamp this far ahead of it was not written
 # by a replica that read it (a planted entry, or a failover to a node whose clock is off).
 _FUTURE_TOLERANCE: Final = 1.0
@@ -107,9 +110,6 @@ class SharedKeyCache:
         self.timeout = _seconds("timeout", timeout)
         self.lease = _seconds("lease", lease)
 
-    def __repr__(self) -> str:
-        return f"SharedKeyCache(prefix={self.prefix!r}, timeout={self.timeout}, lease={self.lease})"
-
     def documents(
         self, urls: Sequence[str], *, fresh_for: float, max_document_bytes: int
     ) -> SharedDocuments:
@@ -145,12 +145,10 @@ class _Entry:
         self.age = age
 
 
-def _entry(value: object, now: float) -> _Entry:
+def _entry(value: bytes | str, now: float) -> _Entry:
     """Parse a stored entry; raise `ValueError` if it is not one this module wrote."""
-    raw = value.encode() if isinstance(value, str) else value
-    if not isinstance(raw, bytes):
-        raise ValueError("not a string")
-    stored = loads_object(raw)
+    # A client made with `decode_responses=True` answers `str`.
+    stored = loads_object(value.encode() if isinstance(value, str) else value)
     fetched_at, documents = stored.get("fetched_at"), stored.get("documents")
     if stored.get("format") != _FORMAT:
         raise ValueError("an unknown format")
@@ -187,6 +185,8 @@ class SharedDocuments:
         self._max_bytes = max_bytes
         # When the documents this store last took from Redis, or wrote there, were fetched.
         self._seen: float | None = None
+        # The fetch time of the last entry refused, so a wait does not refuse it again.
+        self._refused: float | None = None
 
     @property
     def budget(self) -> float:
@@ -218,31 +218,31 @@ class SharedDocuments:
             )
             return accept(await fetch(), 0.0)
         after = self._seen if newer_only else None
+        lease: str | None = None
         try:
             entry, now = await self._read()
             accepted = self._usable(entry, after, accept)
             if accepted is not None:
                 return accepted
-            if not await self._take_lease():
-                deadline = anyio.current_time() + self._lease
-                while anyio.current_time() < deadline:
-                    await anyio.sleep(_POLL)
-                    entry, now = await self._read()
-                    accepted = self._usable(entry, after, accept)
-                    if accepted is not None:
-                        return accepted
-                    if await self._take_lease():
-                        break
+            lease = await self._take_lease()
+            deadline = anyio.current_time() + self._lease
+            while lease is None and anyio.current_time() < deadline:
+                await anyio.sleep(_POLL)
+                entry, now = await self._read()
+                accepted = self._usable(entry, after, accept)
+                if accepted is not None:
+                    return accepted
+                lease = await self._take_lease()
         except _Unavailable as error:
             self._log_unavailable(error)
             return accept(await fetch(), 0.0)
-        documents = await fetch()
-        accepted = accept(documents, 0.0)
         try:
-            await self._write(documents, now)
-            self._seen = now
-        except _Unavailable as error:
-            self._log_unavailable(error)
+            documents = await fetch()
+            accepted = accept(documents, 0.0)
+        except FetchError:
+            await self._finish(None, now, lease)  # free the lease: another replica may try
+            raise
+        await self._finish(documents, now, lease)
         return accepted
 
     def _usable(
@@ -250,11 +250,12 @@ class SharedDocuments:
     ) -> _T | None:
         if entry is None or entry.age >= self._fresh_for:
             return None
-        if after is not None and entry.fetched_at <= after:
+        if entry.fetched_at == self._refused or (after is not None and entry.fetched_at <= after):
             return None
         try:
             accepted = accept(entry.documents, entry.age)
         except FetchError as error:
+            self._refused = entry.fetched_at
             logger.warning(
                 "aad_guard refused the shared key cache's entry %s (%s); fetching instead",
                 self.key,
@@ -286,12 +287,36 @@ class SharedDocuments:
             self._log_malformed(str(error))
             return None, now
 
-    async def _take_lease(self) -> bool:
+    async def _take_lease(self) -> str | None:
+        """The lease's token if this replica now holds it, else `None`."""
+        token = secrets.token_hex(8)
         async with _bounded("SET NX", self._timeout):
             won = await self._redis.set(
-                self.lease_key, secrets.token_hex(8), nx=True, px=math.ceil(self._lease * 1000)
+                self.lease_key, token, nx=True, px=math.ceil(self._lease * 1000)
             )
-        return bool(won)
+        return token if won else None
+
+    async def _finish(
+        self, documents: Documents | None, fetched_at: float, lease: str | None
+    ) -> None:
+        """Write what was fetched (if anything) and give the lease back; never raises."""
+        if documents is not None:
+            try:
+                await self._write(documents, fetched_at)
+                self._seen = fetched_at
+            except _Unavailable as error:
+                self._log_unavailable(error)
+        if lease is not None:
+            try:
+                await self._release(lease)
+            except _Unavailable as error:
+                self._log_unavailable(error)
+
+    async def _release(self, lease: str) -> None:
+        # Compare and delete in one step: a lease that expired and was taken by another
+        # replica is theirs to keep.
+        async with _bounded("EVAL", self._timeout):
+            await self._redis.eval(_RELEASE, 1, self.lease_key, lease)
 
     async def _write(self, documents: Documents, fetched_at: float) -> None:
         value = json.dumps(
