@@ -37,6 +37,7 @@ __all__ = [
     "ServerResult",
     "load_generator",
     "measure",
+    "uvicorn",
 ]
 
 WRK = "/usr/bin/wrk"
@@ -106,7 +107,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _uvicorn(factory: str, environment: dict[str, str]) -> Iterator[str]:
+def uvicorn(factory: str, environment: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """Run `bench._app:<factory>` under uvicorn on loopback; yield its URL once it answers."""
     port = _free_port()
     command = [
@@ -123,6 +124,8 @@ def _uvicorn(factory: str, environment: dict[str, str]) -> Iterator[str]:
         "warning",
         "--no-access-log",
     ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, env={**os.environ, **environment})  # noqa: S603
     url = f"http://127.0.0.1:{port}"
     try:
@@ -225,9 +228,9 @@ def measure(*, rounds: int, seconds: float) -> list[ServerResult]:
         environment = {AUTHORITY_VARIABLE: issuer_server.url, CLIENT_ID_VARIABLE: issuer.client_id}
         authorization = [f"Authorization: Bearer {token}"]
         with (
-            _uvicorn("unprotected", environment) as bare,
-            _uvicorn("unprotected", environment) as control,
-            _uvicorn("protected", environment) as guarded,
+            uvicorn("unprotected", environment) as bare,
+            uvicorn("unprotected", environment) as control,
+            uvicorn("protected", environment) as guarded,
         ):
             # The first protected request fetches the keys; it must answer 200 with the token.
             answer = httpx.get(guarded + PATH, headers={"Authorization": f"Bearer {token}"})

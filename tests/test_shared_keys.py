@@ -431,7 +431,7 @@ async def test_a_user_who_may_not_write_the_entry_still_serves(
 ) -> None:
     # Reads the entry, holds leases, cannot write the keys themselves.
     rules = ["on", ">s3cret", "resetkeys", "%R~api-test:keys:*", "~api-test:keys-lease:*"]
-    url = _acl_user(redis_server, "reader", rules + ["-@all", *ACL_COMMANDS])
+    url = _acl_user(redis_server, "reader", [*rules, "-@all", *ACL_COMMANDS])
     async with Redis.from_url(url) as reader:
         shared = SharedKeyCache(reader, prefix=PREFIX)
         await make_validator(shared_key_cache=shared).validate(issuer.token())
