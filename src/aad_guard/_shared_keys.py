@@ -6,7 +6,8 @@ between them: the first to find the shared entry missing or old takes a short le
 Redis is trusted to store, never to decide: an entry holds the documents as fetched, and the
 key store checks them exactly as it checks a fetch (origin, issuer, key rules), so Redis can
 supply only what the identity provider could have. An entry is used only while younger than
-the refresh interval (by Redis's own clock), so it never outlives `max_stale`.
+the store's earliest refresh (90% of the interval, by Redis's own clock), so it never
+outlives `max_stale`.
 
 Redis failing never fails a request: every command is bounded by `timeout`, and the first
 error or timeout in a fetch sends that fetch to the identity provider directly, as if there
