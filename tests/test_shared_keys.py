@@ -33,6 +33,9 @@ pytestmark = pytest.mark.anyio
 # A bound on waits that must not happen at all: only a hang would reach it.
 HANG = 10.0
 PREFIX = "api-test:"
+# Long enough that a loaded machine never makes a healthy Redis look slow; a paused one
+# still costs this much at most per command.
+TIMEOUT = 2.0
 
 
 @pytest.fixture
@@ -50,7 +53,7 @@ async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def shared(client: Redis) -> SharedKeyCache:
-    return SharedKeyCache(client, prefix=PREFIX, timeout=0.5, lease=2.0)
+    return SharedKeyCache(client, prefix=PREFIX, timeout=TIMEOUT, lease=2.0)
 
 
 def fetches(issuer: LocalIssuer) -> tuple[int, int]:
@@ -354,7 +357,7 @@ async def test_a_lease_whose_holder_vanished_delays_a_fetch_by_the_lease_at_most
     redis_server: RedisServer,
     held_for: int,
 ) -> None:
-    shared = SharedKeyCache(client, prefix=PREFIX, lease=0.3)
+    shared = SharedKeyCache(client, prefix=PREFIX, timeout=TIMEOUT, lease=0.3)
     await make_validator(shared_key_cache=shared).validate(issuer.token())
     key = entry_key(redis_server)
     with redis.Redis(port=redis_server.port) as direct:
@@ -416,7 +419,7 @@ async def test_an_acl_user_limited_to_the_prefix_is_enough(
 ) -> None:
     url = _acl_user(redis_server, "aad-guard", ACL_RULES + ACL_COMMANDS)
     async with Redis.from_url(url, decode_responses=True) as limited:
-        shared = SharedKeyCache(limited, prefix=PREFIX)
+        shared = SharedKeyCache(limited, prefix=PREFIX, timeout=TIMEOUT)
         for _ in range(2):
             await make_validator(shared_key_cache=shared).validate(issuer.token())
     assert fetches(issuer) == (2, 1)
@@ -433,7 +436,7 @@ async def test_a_user_who_may_not_write_the_entry_still_serves(
     rules = ["on", ">s3cret", "resetkeys", "%R~api-test:keys:*", "~api-test:keys-lease:*"]
     url = _acl_user(redis_server, "reader", [*rules, "-@all", *ACL_COMMANDS])
     async with Redis.from_url(url) as reader:
-        shared = SharedKeyCache(reader, prefix=PREFIX)
+        shared = SharedKeyCache(reader, prefix=PREFIX, timeout=TIMEOUT)
         await make_validator(shared_key_cache=shared).validate(issuer.token())
     assert fetches(issuer) == (2, 1)
     assert stored(redis_server) == {}  # the lease was given back, nothing written
@@ -448,7 +451,7 @@ async def test_a_lease_that_cannot_be_given_back_expires(
     commands = [command for command in ACL_COMMANDS if command != "+eval"]
     url = _acl_user(redis_server, "no-scripts", ACL_RULES + commands)
     async with Redis.from_url(url) as limited:
-        shared = SharedKeyCache(limited, prefix=PREFIX, lease=5)
+        shared = SharedKeyCache(limited, prefix=PREFIX, timeout=TIMEOUT, lease=5)
         await make_validator(shared_key_cache=shared).validate(issuer.token())
         await make_validator(shared_key_cache=shared).validate(issuer.token())
     assert fetches(issuer) == (2, 1)

@@ -21,10 +21,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ._background import spawn
+from ._documents import DocumentRules, Documents
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
 from ._jose import KeyRef, b64url_decode
 from ._policy import IssuerTemplate
-from ._shared_keys import Documents, SharedKeyCache
+from ._shared_keys import SharedKeyCache
 from .errors import KeysUnavailableError
 
 __all__ = ["KeySnapshot", "KeyStore", "SigningKey", "parse_jwks"]
@@ -171,7 +172,6 @@ class KeyStore:
         shared: SharedKeyCache | None = None,
     ) -> None:
         self._origin = authority
-        self._tenant = tenant
         base = f"{authority.url}/{quote(tenant, safe='')}"
         self.metadata_url = f"{base}/v2.0/.well-known/openid-configuration"
         # Personal accounts get v2 tokens only; there is no v1 issuer to learn for them.
@@ -180,7 +180,9 @@ class KeyStore:
             if accept_v1_tokens and tenant != "consumers"
             else None
         )
-        self._custom_keys_app_id = custom_keys_app_id
+        self._rules = DocumentRules(
+            authority, tenant, self.metadata_url, self.metadata_url_v1, custom_keys_app_id
+        )
         self._client = http_client
         self._owns_client = http_client is None
         self._refresh_interval = refresh_interval
@@ -349,31 +351,12 @@ class KeyStore:
         )
 
     async def _fetch_snapshot(self, *, newer_only: bool) -> KeySnapshot:
+        async def fetch() -> Documents:
+            return await self._rules.fetch(self._get)
+
         if self._shared is None:
-            return self._accept(await self._fetch_documents(), 0.0)
-        return await self._shared.load(self._fetch_documents, self._accept, newer_only=newer_only)
-
-    async def _fetch_documents(self) -> Documents:
-        """The metadata and the JWKS it names, checked as far as needed to fetch the next."""
-        documents: Documents = {}
-        errors: list[FetchError] = []
-
-        async def get(url: str) -> None:
-            try:
-                documents[url] = await self._get(url)
-            except FetchError as exc:  # kept out of the task group's ExceptionGroup
-                errors.append(exc)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(get, self.metadata_url)
-            if self.metadata_url_v1 is not None:
-                group.start_soon(get, self.metadata_url_v1)
-        if errors:
-            raise errors[0]
-        self._issuers(documents)  # a wrong issuer costs no JWKS request
-        jwks_uri = self._jwks_uri(documents[self.metadata_url].get("jwks_uri"))
-        documents[jwks_uri] = await self._get(jwks_uri)
-        return documents
+            return self._accept(await fetch(), 0.0)
+        return await self._shared.load(fetch, self._accept, newer_only=newer_only)
 
     def _accept(self, documents: Documents, age: float) -> KeySnapshot:
         """Check documents, fetched or shared, in full; the key set they give, `age` s old.
@@ -381,8 +364,8 @@ class KeyStore:
         Raises:
             FetchError: a document is missing or breaks a rule; nothing cached changes.
         """
-        issuer_v2, issuer_v1 = self._issuers(documents)
-        jwks_uri = self._jwks_uri(documents[self.metadata_url].get("jwks_uri"))
+        issuer_v2, issuer_v1 = self._rules.issuers(documents)
+        jwks_uri = self._rules.jwks_uri(documents)
         jwks = documents.get(jwks_uri)
         if jwks is None:
             raise FetchError(f"no key set from {jwks_uri}")
@@ -391,31 +374,3 @@ class KeyStore:
         except ValueError as exc:
             raise FetchError(f"GET {jwks_uri}: {exc}") from exc
         return KeySnapshot(issuer_v2, issuer_v1, keys, keys_by_x5t, self._clock() - age)
-
-    def _issuers(self, documents: Documents) -> tuple[IssuerTemplate, IssuerTemplate | None]:
-        metadata = documents.get(self.metadata_url)
-        metadata_v1 = documents.get(self.metadata_url_v1) if self.metadata_url_v1 else None
-        if metadata is None or (self.metadata_url_v1 is not None and metadata_v1 is None):
-            raise FetchError(f"no metadata from {self.metadata_url}")
-        try:
-            issuer_v2 = IssuerTemplate.parse(
-                metadata.get("issuer"), version="2.0", tenant=self._tenant
-            )
-            issuer_v1 = None
-            if metadata_v1 is not None:
-                issuer_v1 = IssuerTemplate.parse(
-                    metadata_v1.get("issuer"), version="1.0", tenant=self._tenant
-                )
-                if issuer_v1.tenant_id != issuer_v2.tenant_id:
-                    raise ValueError("the v1 and v2 metadata name different tenants")
-        except ValueError as exc:
-            raise FetchError(f"GET {self.metadata_url}: {exc}") from exc
-        return issuer_v2, issuer_v1
-
-    def _jwks_uri(self, value: object) -> str:
-        if not isinstance(value, str) or not self._origin.owns(value):
-            raise FetchError(f"the metadata's jwks_uri {value!r} is not on {self._origin.url}")
-        if self._custom_keys_app_id is None:
-            return value
-        separator = "&" if "?" in value else "?"
-        return f"{value}{separator}appid={quote(self._custom_keys_app_id, safe='')}"

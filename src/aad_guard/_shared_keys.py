@@ -25,22 +25,20 @@ import math
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import anyio
 
+from ._documents import Documents
 from ._fetch import FetchError
 from ._jose import loads_object
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["Documents", "SharedDocuments", "SharedKeyCache"]
+__all__ = ["SharedDocuments", "SharedKeyCache"]
 
 logger = logging.getLogger("aad_guard")
-
-# The documents of one fetch, by the URL they came from.
-Documents: TypeAlias = dict[str, dict[str, object]]
 
 _T = TypeVar("_T")
 
