@@ -190,6 +190,12 @@ def _no_jwks(entry: dict[str, Any]) -> None:
     }
 
 
+def _no_v1_metadata(entry: dict[str, Any]) -> None:
+    entry["documents"] = {
+        url: d for url, d in entry["documents"].items() if "/v2.0/" in url or "keys" in url
+    }
+
+
 def _not_documents(entry: dict[str, Any]) -> None:
     entry["documents"] = ["keys"]
 
@@ -204,6 +210,7 @@ def _not_documents(entry: dict[str, Any]) -> None:
         _future,
         _no_time,
         _no_jwks,
+        _no_v1_metadata,
         _not_documents,
     ],
 )
