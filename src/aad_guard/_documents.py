@@ -17,6 +17,7 @@ import anyio
 
 from ._fetch import FetchError, Origin
 from ._policy import IssuerTemplate
+from ._tenant import Tenant
 
 __all__ = ["DocumentRules", "Documents"]
 
@@ -29,7 +30,7 @@ class DocumentRules:
     """Where one key store's documents come from, and what they must say."""
 
     origin: Origin
-    tenant: str
+    tenant: Tenant
     metadata_url: str
     metadata_url_v1: str | None
     custom_keys_app_id: str | None
