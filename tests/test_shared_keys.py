@@ -124,7 +124,7 @@ async def test_an_unknown_kid_is_fetched_once_by_the_fleet(
     await first.validate(issuer.token())
     await second.validate(issuer.token())
     clock.advance(31)  # past kid_miss_cooldown
-    issuer.rotate_keys()
+    issuer.keys.rotate()
     rotated = issuer.token()
     # The shared entry predates the new key: the first replica goes to the provider...
     await first.validate(rotated)
@@ -266,7 +266,7 @@ async def test_a_key_planted_past_the_rules_does_not_verify_tokens(
     redis_server: RedisServer,
 ) -> None:
     # An attacker who can write Redis lists a key of its own, bound to another issuer.
-    attacker = LocalIssuer().rotate_keys()
+    attacker = LocalIssuer().keys.rotate()
 
     def plant(entry: dict[str, Any]) -> None:
         for url, document in entry["documents"].items():
