@@ -55,12 +55,12 @@ def protected_app(validator: TokenValidator) -> FastAPI:
 
 
 def unprotected() -> FastAPI:
-    """uvicorn factory: the bare API."""
+    """Uvicorn factory: the bare API."""
     return route_app()
 
 
 def protected() -> FastAPI:
-    """uvicorn factory: the API protected against the local issuer the benchmark serves."""
+    """Uvicorn factory: the API protected against the local issuer the benchmark serves."""
     app = route_app()
     app.add_middleware(
         AADGuardMiddleware,
@@ -72,7 +72,7 @@ def protected() -> FastAPI:
 
 
 def fleet() -> FastAPI:
-    """uvicorn factory for the fleet benchmark: routes that name the worker process.
+    """The uvicorn factory of the fleet benchmark: routes that name the worker process.
 
     `PATH` is protected, `READY_PATH` is not (it tells which workers are up without fetching
     keys). With `REDIS_VARIABLE` set, the workers share metadata and keys through Redis.
@@ -87,7 +87,7 @@ def fleet() -> FastAPI:
     redis_url = os.environ.get(REDIS_VARIABLE)
     shared = None
     if redis_url:
-        from redis.asyncio import Redis
+        from redis.asyncio import Redis  # noqa: PLC0415 (redis is an optional extra)
 
         shared = SharedKeyCache(Redis.from_url(redis_url), prefix="aad_guard_bench:")
     app.add_middleware(

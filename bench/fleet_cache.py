@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -95,7 +96,7 @@ class FleetRun:
 @contextmanager
 def _redis_server() -> Iterator[str]:
     """A throw-away redis-server on loopback (Debian's package), as the tests use."""
-    from tests.redis_server import RedisServer
+    from tests.redis_server import RedisServer  # noqa: PLC0415 (the tests' launcher, on use)
 
     folder = Path(tempfile.mkdtemp(prefix="aad-guard-bench-redis-"))
     server = RedisServer(folder)
@@ -144,7 +145,7 @@ class _Traffic:
             seen |= await self.burst(path, BURST)
 
 
-async def _drive(url: str, token: str, issuer: LocalIssuer, shared: bool) -> FleetRun:
+async def _drive(url: str, token: str, issuer: LocalIssuer, *, shared: bool) -> FleetRun:
     traffic = _Traffic(url, token)
     await traffic.until_every_worker(READY_PATH)  # up, and nothing fetched yet
     if issuer.count() != 0:
@@ -188,7 +189,7 @@ def _run(redis_url: str | None) -> FleetRun:
             environment[REDIS_VARIABLE] = redis_url
         # The readiness probe of `uvicorn` asks for "/": refused without a fetch.
         with uvicorn("fleet", environment, workers=WORKERS) as url:
-            return anyio.run(_drive, url, token, issuer, redis_url is not None)
+            return anyio.run(partial(_drive, url, token, issuer, shared=redis_url is not None))
 
 
 def measure() -> list[FleetRun]:

@@ -28,7 +28,7 @@ from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import run_concurrently
 from tests.redis_server import RedisServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # A bound on waits that must not happen at all: only a hang would reach it.
 HANG = 10.0

@@ -89,7 +89,7 @@ class SharedKeyCache:
         lease: float = 10.0,
     ) -> None:
         try:
-            from redis.asyncio import Redis as AsyncRedis
+            from redis.asyncio import Redis as AsyncRedis  # noqa: PLC0415 (an optional extra)
         except ImportError:  # pragma: no cover - without redis-py there is no client to pass
             raise TypeError(
                 "SharedKeyCache needs redis-py: pip install 'aad-guard[redis]'"
@@ -131,7 +131,7 @@ def _on_asyncio() -> bool:
     return True
 
 
-class _Unavailable(Exception):
+class _UnavailableError(Exception):
     """Redis failed or timed out; the rest of this fetch goes without it."""
 
 
@@ -232,7 +232,7 @@ class SharedDocuments:
                 if accepted is not None:
                     return accepted
                 lease = await self._take_lease()
-        except _Unavailable as error:
+        except _UnavailableError as error:
             self._log_unavailable(error)
             return accept(await fetch(), 0.0)
         try:
@@ -303,12 +303,12 @@ class SharedDocuments:
             try:
                 await self._write(documents, fetched_at)
                 self._seen = fetched_at
-            except _Unavailable as error:
+            except _UnavailableError as error:
                 self._log_unavailable(error)
         if lease is not None:
             try:
                 await self._release(lease)
-            except _Unavailable as error:
+            except _UnavailableError as error:
                 self._log_unavailable(error)
 
     async def _release(self, lease: str) -> None:
@@ -334,7 +334,7 @@ class SharedDocuments:
             extra={"aad_guard_reason": "shared_cache_entry_refused"},
         )
 
-    def _log_unavailable(self, error: _Unavailable) -> None:
+    def _log_unavailable(self, error: _UnavailableError) -> None:
         logger.warning(
             "aad_guard could not use the shared key cache (%s); this fetch goes to the "
             "identity provider",
@@ -344,13 +344,13 @@ class SharedDocuments:
 
 
 @asynccontextmanager
-async def _bounded(command: str, timeout: float) -> AsyncIterator[None]:
-    """One Redis exchange within `timeout`; any failure of it is `_Unavailable`."""
+async def _bounded(command: str, seconds: float) -> AsyncIterator[None]:
+    """One Redis exchange within `seconds`; any failure of it is `_UnavailableError`."""
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(seconds):
             yield
     except TimeoutError as exc:
-        raise _Unavailable(f"{command} took longer than {timeout} s") from exc
+        raise _UnavailableError(f"{command} took longer than {seconds} s") from exc
     # redis-py's errors, a closed socket, a reply of the wrong shape: Redis is not usable.
     except Exception as exc:
-        raise _Unavailable(f"{command} failed: {type(exc).__name__}") from exc
+        raise _UnavailableError(f"{command} failed: {type(exc).__name__}") from exc
