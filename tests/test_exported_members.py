@@ -60,6 +60,7 @@ def test_engine_names_are_exported() -> None:
         "InsufficientScopeError",
         "KeysUnavailableError",
         "Principal",
+        "SharedKeyCache",
         "TokenError",
         "TokenValidator",
     }

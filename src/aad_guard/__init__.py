@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._requires import requires
+from ._shared_keys import SharedKeyCache
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
@@ -23,6 +24,7 @@ __all__ = [
     "InsufficientScopeError",
     "KeysUnavailableError",
     "Principal",
+    "SharedKeyCache",
     "TokenError",
     "TokenValidator",
     "current_principal",
@@ -39,6 +41,7 @@ __version__ = "0.1.0.dev0"
 for _exported in (
     AADGuardMiddleware,
     Principal,
+    SharedKeyCache,
     TokenValidator,
     requires,
 ):

@@ -22,9 +22,11 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ._background import spawn
+from ._documents import DocumentRules, Documents
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
 from ._jose import KeyRef, b64url_decode
 from ._policy import IssuerTemplate
+from ._shared_keys import SharedKeyCache
 from ._tenant import Tenant
 from .errors import KeysUnavailableError
 
@@ -35,6 +37,7 @@ logger = logging.getLogger("aad_guard")
 MIN_RSA_BITS: Final = 2048
 _FIRST_RETRY = 1.0
 _MAX_RETRY = 300.0
+_MIN_JITTER = 0.9
 # The JWS algorithms of RSA keys: Entra signs only with RSA keys.
 RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
@@ -155,6 +158,7 @@ class KeyStore:
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
         on_new_snapshot: Called, without awaiting, each time a fetch yields a new key set.
+        shared: Redis as a second level shared by a fleet (`_shared_keys`); `None`: none.
     """
 
     def __init__(
@@ -172,9 +176,9 @@ class KeyStore:
         max_document_bytes: int,
         clock: Callable[[], float],
         on_new_snapshot: Callable[[KeySnapshot], None] | None = None,
+        shared: SharedKeyCache | None = None,
     ) -> None:
         self._origin = authority
-        self._tenant = tenant
         base = f"{authority.url}/{quote(str(tenant), safe='')}"
         self.metadata_url = f"{base}/v2.0/.well-known/openid-configuration"
         # Personal accounts get v2 tokens only; there is no v1 issuer to learn for them.
@@ -183,7 +187,9 @@ class KeyStore:
             if accept_v1_tokens and tenant.has_v1_issuer
             else None
         )
-        self._custom_keys_app_id = custom_keys_app_id
+        self._rules = DocumentRules(
+            authority, tenant, self.metadata_url, self.metadata_url_v1, custom_keys_app_id
+        )
         self._client = http_client
         self._owns_client = http_client is None
         self._refresh_interval = refresh_interval
@@ -199,6 +205,17 @@ class KeyStore:
         self._failures = 0
         self._retry_at = 0.0
         self._refresh_at = 0.0
+        # Shared entries count as fresh until the earliest jittered refresh: a replica that
+        # reads one never refreshes again before the fleet's next fetch is due.
+        self._shared = (
+            shared.documents(
+                [self.metadata_url, self.metadata_url_v1 or "", custom_keys_app_id or ""],
+                fresh_for=refresh_interval * _MIN_JITTER,
+                max_document_bytes=max_document_bytes,
+            )
+            if shared is not None
+            else None
+        )
 
     def current(self) -> KeySnapshot | None:
         """The current key set if it is usable now, else `None`; never waits.
@@ -248,7 +265,8 @@ class KeyStore:
             )
             if cooling or now < self._retry_at:
                 return None
-            flight = self._start_fetch()
+            # A shared entry helps only if another replica fetched since this one did.
+            flight = self._start_fetch(newer_only=True)
         await self._wait(flight)
         try:
             return self._usable_snapshot()
@@ -282,18 +300,19 @@ class KeyStore:
 
     async def _wait(self, flight: _Flight) -> None:
         # The fetch bounds itself; this bound only guards against a fetch lost with its loop.
-        with anyio.move_on_after(3 * self._fetch_timeout + 1):
+        shared = self._shared.budget if self._shared is not None else 0.0
+        with anyio.move_on_after(3 * self._fetch_timeout + 1 + shared):
             await flight.done.wait()
 
-    def _start_fetch(self) -> _Flight:
+    def _start_fetch(self, *, newer_only: bool = False) -> _Flight:
         flight = _Flight()
         self._flight = flight
-        flight.task = spawn(lambda: self._run_fetch(flight))
+        flight.task = spawn(lambda: self._run_fetch(flight, newer_only=newer_only))
         return flight
 
-    async def _run_fetch(self, flight: _Flight) -> None:
+    async def _run_fetch(self, flight: _Flight, *, newer_only: bool) -> None:
         try:
-            snapshot = await self._fetch_snapshot()
+            snapshot = await self._fetch_snapshot(newer_only=newer_only)
         except FetchError as exc:
             self._record_failure(exc)
         except Exception as exc:  # a bug must not kill the event loop's system nursery
@@ -307,7 +326,7 @@ class KeyStore:
             self._failures = 0
             self._retry_at = 0.0
             # Jitter spreads the refreshes of many workers started together.
-            jitter = random.uniform(0.9, 1.0)  # noqa: S311 - not for security
+            jitter = random.uniform(_MIN_JITTER, 1.0)  # noqa: S311 - not for security
             self._refresh_at = snapshot.fetched_at + self._refresh_interval * jitter
         finally:
             self._last_fetch_end = self._clock()
@@ -338,49 +357,27 @@ class KeyStore:
             max_bytes=self._max_document_bytes,
         )
 
-    async def _fetch_snapshot(self) -> KeySnapshot:
-        documents: dict[str, dict[str, object]] = {}
-        errors: list[FetchError] = []
+    async def _fetch_snapshot(self, *, newer_only: bool) -> KeySnapshot:
+        async def fetch() -> Documents:
+            return await self._rules.fetch(self._get)
 
-        async def get(url: str) -> None:
-            try:
-                documents[url] = await self._get(url)
-            except FetchError as exc:  # kept out of the task group's ExceptionGroup
-                errors.append(exc)
+        if self._shared is None:
+            return self._accept(await fetch(), 0.0)
+        return await self._shared.load(fetch, self._accept, newer_only=newer_only)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(get, self.metadata_url)
-            if self.metadata_url_v1 is not None:
-                group.start_soon(get, self.metadata_url_v1)
-        if errors:
-            raise errors[0]
-        metadata = documents[self.metadata_url]
+    def _accept(self, documents: Documents, age: float) -> KeySnapshot:
+        """Check documents, fetched or shared, in full; the key set they give, `age` s old.
+
+        Raises:
+            FetchError: a document is missing or breaks a rule; nothing cached changes.
+        """
+        issuer_v2, issuer_v1 = self._rules.issuers(documents)
+        jwks_uri = self._rules.jwks_uri(documents)
+        jwks = documents.get(jwks_uri)
+        if jwks is None:
+            raise FetchError(f"no key set from {jwks_uri}")
         try:
-            issuer_v2 = IssuerTemplate.parse(
-                metadata.get("issuer"), version="2.0", tenant=self._tenant
-            )
-            issuer_v1 = None
-            if self.metadata_url_v1 is not None:
-                issuer_v1 = IssuerTemplate.parse(
-                    documents[self.metadata_url_v1].get("issuer"),
-                    version="1.0",
-                    tenant=self._tenant,
-                )
-                if issuer_v1.tenant_id != issuer_v2.tenant_id:
-                    raise ValueError("the v1 and v2 metadata name different tenants")
-        except ValueError as exc:
-            raise FetchError(f"GET {self.metadata_url}: {exc}") from exc
-        jwks_uri = self._jwks_uri(metadata.get("jwks_uri"))
-        try:
-            keys, keys_by_x5t = parse_jwks(await self._get(jwks_uri))
+            keys, keys_by_x5t = parse_jwks(jwks)
         except ValueError as exc:
             raise FetchError(f"GET {jwks_uri}: {exc}") from exc
-        return KeySnapshot(issuer_v2, issuer_v1, keys, keys_by_x5t, self._clock())
-
-    def _jwks_uri(self, value: object) -> str:
-        if not isinstance(value, str) or not self._origin.owns(value):
-            raise FetchError(f"the metadata's jwks_uri {value!r} is not on {self._origin.url}")
-        if self._custom_keys_app_id is None:
-            return value
-        separator = "&" if "?" in value else "?"
-        return f"{value}{separator}appid={quote(self._custom_keys_app_id, safe='')}"
+        return KeySnapshot(issuer_v2, issuer_v1, keys, keys_by_x5t, self._clock() - age)

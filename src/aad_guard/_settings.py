@@ -17,6 +17,7 @@ from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
 from ._keys import RSA_ALGORITHMS
 from ._policy import TenantPolicy, normalize_tenant_ids
+from ._shared_keys import SharedKeyCache
 from ._tenant import Tenant
 
 __all__ = ["ValidatorOptions", "ValidatorSettings", "default_audiences"]
@@ -54,6 +55,7 @@ class ValidatorOptions(TypedDict, total=False):
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    shared_key_cache: SharedKeyCache | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +88,7 @@ class ValidatorSettings:
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    shared_key_cache: SharedKeyCache | None = None
 
     @classmethod
     def parse(cls, **options: Unpack[ValidatorOptions]) -> "ValidatorSettings":
@@ -182,6 +185,7 @@ class ValidatorSettings:
             ),
             max_cached_tokens=cache_entries,
             max_token_cache_bytes=cache_bytes,
+            shared_key_cache=_shared_key_cache(options.get("shared_key_cache")),
         )
 
     def now(self) -> float:
@@ -196,6 +200,12 @@ def _duration(name: str, value: float, *, positive: bool = False) -> float:
         kind = "a positive" if positive else "a non-negative"
         raise ValueError(f"{name} must be {kind} finite number of seconds, not {value!r}")
     return float(value)
+
+
+def _shared_key_cache(value: object) -> SharedKeyCache | None:
+    if value is not None and not isinstance(value, SharedKeyCache):
+        raise TypeError(f"shared_key_cache must be a SharedKeyCache, not {type(value).__name__}")
+    return value
 
 
 def _limit(name: str, value: int) -> int:

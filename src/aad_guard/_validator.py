@@ -80,6 +80,9 @@ class TokenValidator:
         max_token_cache_bytes: The most memory those tokens may hold, as measured per
             entry (the token string and what validating it proved, about 1.2 KiB beyond
             the token). Default 80 MiB: 16384 tokens of up to about 3.8 KB.
+        shared_key_cache: A `SharedKeyCache` on your Redis client, so that a fleet fetches
+            metadata and keys about once per `refresh_interval` and new replicas start warm.
+            Asyncio only. Default: none, each process fetches for itself.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -109,6 +112,7 @@ class TokenValidator:
             max_document_bytes=settings.max_document_bytes,
             clock=settings.clock or time.monotonic,
             on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
+            shared=settings.shared_key_cache,
         )
         checks = tuple(check for check in CHECKS if check.applies(settings))
         self._checks = checks
