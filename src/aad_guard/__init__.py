@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._auth_context import AuthContext
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
-from ._requires import requires
+from ._redis_revocation import RedisRevocationStore
+from ._requires import requires, requires_auth_context
+from ._revocation import InMemoryRevocationStore, RevocationStore
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
 if TYPE_CHECKING:
     from ._fastapi import (
         current_principal,
+        require_auth_context,
         require_roles,
         require_scope_or_role,
         require_scopes,
@@ -22,16 +26,22 @@ if TYPE_CHECKING:
 __all__ = [
     "AADGuardError",
     "AADGuardMiddleware",
+    "AuthContext",
+    "InMemoryRevocationStore",
     "InsufficientScopeError",
     "KeysUnavailableError",
     "Principal",
+    "RedisRevocationStore",
+    "RevocationStore",
     "TokenError",
     "TokenValidator",
     "current_principal",
+    "require_auth_context",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
     "requires",
+    "requires_auth_context",
     "swagger_ui_init_oauth",
 ]
 
@@ -42,6 +52,7 @@ __version__ = "0.1.0.dev0"
 _FASTAPI_NAMES = frozenset(
     {
         "current_principal",
+        "require_auth_context",
         "require_roles",
         "require_scope_or_role",
         "require_scopes",

@@ -17,6 +17,7 @@ from ._announce import EntraApp, announce
 from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
+from ._policy import KEYWORDS
 from ._principal import Principal
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
@@ -244,7 +245,14 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        headers = error_headers(error, realm=self._realm)
+        validator = self.validator
+        tenant = "common" if validator.tenant in KEYWORDS else validator.tenant
+        headers = error_headers(
+            error,
+            realm=self._realm,
+            authorization_uri=f"{validator.authority}/{tenant}/oauth2/authorize",
+            client_id=validator.client_id,
+        )
         body = error_body(error)
         if scope["type"] == "websocket":
             await _refuse_websocket(scope, send, error.status_code, headers, body)

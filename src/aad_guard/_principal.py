@@ -22,6 +22,15 @@ def _string(claims: Mapping[str, object], *names: str) -> str | None:
     return None
 
 
+def _names(value: object) -> frozenset[str]:
+    """The strings of a list claim (`acrs`, `xms_cc`); the validator checked its type."""
+    return (
+        frozenset(item for item in value if isinstance(item, str))
+        if isinstance(value, list)
+        else frozenset()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Principal(BaseUser):
     """The caller behind a validated token; a Starlette `BaseUser`, so `request.user` works.
@@ -38,6 +47,8 @@ class Principal(BaseUser):
         is_app: `True` for an app-only token (client credentials): no `scp`.
         token_version: `"1.0"` or `"2.0"`.
         expires_at: `exp`, in UNIX seconds.
+        auth_contexts: Authentication context ids the token satisfies (`acrs`), e.g. `c1`.
+        client_capabilities: What the calling app declared it handles (`xms_cc`), e.g. `cp1`.
         claims: Every claim of the token, read-only.
     """
 
@@ -82,6 +93,16 @@ class Principal(BaseUser):
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
             claims=MappingProxyType(dict(claims)),
         )
+
+    @property
+    def auth_contexts(self) -> frozenset[str]:
+        """The Conditional Access authentication contexts the token satisfies (`acrs`)."""
+        return _names(self.claims.get("acrs"))
+
+    @property
+    def client_capabilities(self) -> frozenset[str]:
+        """The capabilities the calling app declared (`xms_cc`); `cp1`: claims challenges."""
+        return _names(self.claims.get("xms_cc"))
 
     def has_scope(self, scope: str) -> bool:
         """Whether the token grants the delegated scope `scope` (case-sensitive)."""

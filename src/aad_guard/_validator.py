@@ -24,6 +24,7 @@ from ._policy import (
     normalize_tenant_ids,
 )
 from ._principal import CLIENT_CLAIM, Principal
+from ._revocation import FailureMode, RevocationCheck, RevocationStore
 from ._token_cache import CachedToken, TokenCache
 from .errors import (
     InvalidAudienceError,
@@ -56,6 +57,9 @@ _PRINCIPAL_STRING_CLAIMS = (
     "upn",
     "unique_name",
 )
+
+# List claims the Principal reads besides `roles`: authentication contexts and capabilities.
+_LIST_CLAIMS = ("acrs", "xms_cc")
 
 
 def _duration(name: str, value: float, *, positive: bool = False) -> float:
@@ -144,6 +148,9 @@ class ValidatorOptions(TypedDict, total=False):
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    revocation_store: RevocationStore | None
+    on_revocation_failure: FailureMode
+    revocation_timeout: float
 
 
 class TokenValidator:
@@ -190,6 +197,12 @@ class TokenValidator:
             Default 4096.
         max_token_cache_bytes: The most memory those tokens may hold, estimated at 4 bytes
             per token character. Default 16 MiB.
+        revocation_store: Where the app records revoked users, tokens and client apps
+            (`InMemoryRevocationStore`, `RedisRevocationStore`); read after the signature
+            and on every cache hit. Default: none.
+        on_revocation_failure: `"admit"` (default) or `"refuse"` (503 with `Retry-After`)
+            when the store cannot be read within `revocation_timeout` (docs/security.md).
+        revocation_timeout: Seconds one read of the store may take. Default 0.5.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -221,6 +234,9 @@ class TokenValidator:
         max_document_bytes: int = 1024 * 1024,
         max_cached_tokens: int = 4096,
         max_token_cache_bytes: int = 16 * 1024 * 1024,
+        revocation_store: RevocationStore | None = None,
+        on_revocation_failure: FailureMode = "admit",
+        revocation_timeout: float = 0.5,
     ) -> None:
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
@@ -261,6 +277,19 @@ class TokenValidator:
             normalize_tenant_ids(allowed_tenants) if allowed_tenants is not None else None,
         )
         self._tenant_policy = tenant_policy
+        if on_revocation_failure not in ("admit", "refuse"):
+            raise ValueError(
+                f"on_revocation_failure must be 'admit' or 'refuse', not {on_revocation_failure!r}"
+            )
+        self._revocation = (
+            RevocationCheck(
+                revocation_store,
+                _duration("revocation_timeout", revocation_timeout, positive=True),
+                on_revocation_failure,
+            )
+            if revocation_store is not None
+            else None
+        )
         self._accept_v1 = bool(accept_v1_tokens)
         self._accept_id_tokens = bool(accept_id_tokens)
         self._allow_acl_tokens = bool(allow_acl_tokens)
@@ -315,6 +344,7 @@ class TokenValidator:
             if cached is not None:
                 if self._tenant_policy is not None:
                     await self._recheck_tenant_policy(cached)
+                await self._check_revocation(cached.principal, cached.key.kid)
                 return cached.principal
         jws, key_ref = self._reader.read(token)
         try:
@@ -325,11 +355,22 @@ class TokenValidator:
             error.tenant_id = tenant_id if is_guid(tenant_id) else None
             error.kid = error.kid or key_ref.value
             raise
+        await self._check_revocation(principal, key.kid)
         if cache is not None:
             cache.put(
                 token, principal, key=key, snapshot=snapshot, exp=principal.expires_at, nbf=nbf
             )
         return principal
+
+    async def _check_revocation(self, principal: Principal, kid: str) -> None:
+        """Refuse what the app revoked since the token was issued (docs/revocation.md)."""
+        if self._revocation is None:
+            return
+        try:
+            await self._revocation.check(principal)
+        except TokenError as error:
+            error.tenant_id, error.kid = principal.tenant_id, kid
+            raise
 
     def _cached(self, token: str, cache: TokenCache) -> CachedToken | None:
         """The cache's entry for `token` if it still holds, else `None`: check it in full.
@@ -503,6 +544,12 @@ class TokenValidator:
             raise InvalidClaimError(
                 f"The token's 'roles' is not a list of strings: {roles!r}.", claim="roles"
             )
+        for name in _LIST_CLAIMS:
+            value = claims.get(name, [])
+            if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+                raise InvalidClaimError(
+                    f"The token's {name!r} is not a list of strings: {value!r}.", claim=name
+                )
         client_claim = CLIENT_CLAIM[version]
         client = _optional_string(claims, client_claim)
         for name in _PRINCIPAL_STRING_CLAIMS:

@@ -19,6 +19,7 @@ class AuthorizationRequest:
     redirect_uri: str = ""
     code_challenge: str = ""
     nonce: str | None = None
+    claims: str | None = None  # the `claims` request parameter, JSON
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._accounts import LocalClient, LocalUser, default_users
+from ._claims_request import checked_claims
 from ._device import DeviceAuthorizations
 from ._grants import AuthorizationRequest, Grant
 from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
@@ -279,7 +280,13 @@ class SignIn:
             )
         scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
         return AuthorizationRequest(
-            client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
+            client,
+            scopes,
+            oidc,
+            params["redirect_uri"],
+            challenge,
+            params.get("nonce"),
+            checked_claims(params.get("claims")),
         )
 
     def accounts_of(self, tenant: str) -> dict[str, LocalUser]:

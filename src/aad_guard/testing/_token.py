@@ -18,6 +18,7 @@ import httpx
 
 from ._accounts import LocalClient, LocalUser
 from ._assertion import assertion_client_id, check_client_assertion
+from ._claims_request import access_token_claims
 from ._grants import AuthorizationRequest, Grant
 from ._oauth import OAuthError, basic_credentials, required, s256
 from ._oidc import client_info, id_token, pairwise_subject
@@ -238,6 +239,7 @@ class TokenEndpoint:
                 "sub": pairwise_subject(user, client_id),
                 "name": user.name,
                 "preferred_username": user.username,
+                **access_token_claims((request.claims, params.get("claims"))),
             },
         )
         scope = [f"{self._api}/{name}" for name in request.scopes]
@@ -322,7 +324,11 @@ class TokenEndpoint:
             roles=client.roles or None,
             client_id=client.client_id,
             lifetime=lifetime,
-            claims={"oid": service_principal, "sub": service_principal},
+            claims={
+                "oid": service_principal,
+                "sub": service_principal,
+                **access_token_claims((params.get("claims"),)),
+            },
         )
         # Entra names no scope here: the token is for the resource's .default.
         return {

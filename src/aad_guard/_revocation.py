@@ -1,0 +1,201 @@
+"""Revocation: the app tells aad_guard whom to refuse before their tokens expire.
+
+Entra publishes no revocation feed an API can read, so the app feeds one: when it learns a
+user was disabled or signed out everywhere, a token leaked, or a client app must stop, it
+records that in a `RevocationStore`. The validator asks the store after the signature and
+on every verified-token cache hit (one read per request), and refuses what was revoked:
+
+- a user (`tid`, `oid`) from a time on: tokens issued (`iat`) before it;
+- one token, by its `uti`;
+- a client app in a tenant, for its app-only tokens issued before a time.
+
+A store that cannot be read in `timeout` seconds (down, hung, misconfigured) never holds a
+request longer: the request is admitted or refused as `on_failure` says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import anyio
+
+from ._claims import can_answer_claims_challenges, encode_claims, revocation_claims
+from ._principal import Principal
+from .errors import RevocationUnavailableError, TokenRevokedError
+
+__all__ = [
+    "DEFAULT_ENTRY_LIFETIME",
+    "FailureMode",
+    "InMemoryRevocationStore",
+    "RevocationCheck",
+    "RevocationStore",
+    "Revocations",
+]
+
+logger = logging.getLogger("aad_guard")
+
+FailureMode = Literal["admit", "refuse"]
+
+# The longest an Entra access token lives: CAE-enabled tokens up to 28 hours. An entry older
+# than this can refuse no token that is still within its `exp`, so it may vanish.
+DEFAULT_ENTRY_LIFETIME = 28 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Revocations:
+    """What a store holds about one token: each revocation's time, or `None`."""
+
+    user: float | None = None
+    token: float | None = None
+    client: float | None = None
+
+
+class RevocationStore(Protocol):
+    """Where revocations are kept: in this process, or on Redis for a fleet of workers."""
+
+    async def revoke_user(
+        self, tenant_id: str, object_id: str, *, since: float | None = None
+    ) -> float:
+        """Refuse the user's tokens issued before `since` (default now); returns `since`."""
+        ...
+
+    async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
+        """Refuse the token with this `uti` claim; returns the time recorded."""
+        ...
+
+    async def revoke_client(
+        self, tenant_id: str, client_id: str, *, since: float | None = None
+    ) -> float:
+        """Refuse the client app's app-only tokens in the tenant issued before `since`."""
+        ...
+
+    async def lookup(
+        self, tenant_id: str, object_id: str | None, uti: str | None, client_id: str | None
+    ) -> Revocations:
+        """The revocations that concern a token with these claims (`None`: not in it)."""
+        ...
+
+
+def _since(value: float | None, clock: Callable[[], float]) -> float:
+    # Whole seconds, as `iat` and the challenge's `nbf` are: a token Entra issues in the same
+    # second as the revocation (after the challenge) is admitted.
+    return float(int(clock() if value is None else value))
+
+
+class InMemoryRevocationStore:
+    """A `RevocationStore` in this process: for one worker, and for tests.
+
+    Args:
+        entry_lifetime: Seconds after which an entry is forgotten. Default 28 hours.
+        clock: UNIX seconds. Default `time.time`.
+    """
+
+    def __init__(
+        self,
+        *,
+        entry_lifetime: float = DEFAULT_ENTRY_LIFETIME,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._lifetime = entry_lifetime
+        self._clock = clock or time.time
+        self._entries: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    def _put(self, key: tuple[str, ...], revoked_at: float) -> float:
+        now = self._clock()
+        self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+        self._entries[key] = (revoked_at, now + self._lifetime)
+        return revoked_at
+
+    def _get(self, key: tuple[str, ...] | None) -> float | None:
+        entry = self._entries.get(key) if key is not None else None
+        return entry[0] if entry is not None and entry[1] > self._clock() else None
+
+    async def revoke_user(
+        self, tenant_id: str, object_id: str, *, since: float | None = None
+    ) -> float:
+        return self._put(("user", tenant_id, object_id), _since(since, self._clock))
+
+    async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
+        return self._put(("token", uti), _since(at, self._clock))
+
+    async def revoke_client(
+        self, tenant_id: str, client_id: str, *, since: float | None = None
+    ) -> float:
+        return self._put(("client", tenant_id, client_id), _since(since, self._clock))
+
+    async def lookup(
+        self, tenant_id: str, object_id: str | None, uti: str | None, client_id: str | None
+    ) -> Revocations:
+        return Revocations(
+            user=self._get(("user", tenant_id, object_id) if object_id else None),
+            token=self._get(("token", uti) if uti else None),
+            client=self._get(("client", tenant_id, client_id) if client_id else None),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationCheck:
+    """The validator's use of a store: one bounded read per request, then the verdict."""
+
+    store: RevocationStore
+    timeout: float
+    on_failure: FailureMode
+
+    async def check(self, principal: Principal) -> None:
+        """Return if nothing revoked `principal`'s token.
+
+        Raises:
+            TokenRevokedError: it is revoked (with a claims challenge for a `cp1` client).
+            RevocationUnavailableError: the store cannot be read and `on_failure` refuses.
+        """
+        claims = principal.claims
+        uti = claims.get("uti")
+        found: Revocations | None = None
+        failure = "it did not answer within the timeout"
+        with anyio.move_on_after(self.timeout):
+            try:
+                found = await self.store.lookup(
+                    principal.tenant_id,
+                    principal.object_id,
+                    uti if isinstance(uti, str) else None,
+                    principal.client_id if principal.is_app else None,
+                )
+            except Exception as error:  # any store fault is a fault, never a 500
+                failure = f"{type(error).__name__}: {error}"
+        if found is None:
+            self._unavailable(failure)
+            return
+        revoked_at = _revoked_at(found, claims.get("iat"))
+        if revoked_at is None:
+            return
+        challenge = None
+        if can_answer_claims_challenges(principal.client_capabilities):
+            challenge = encode_claims(revocation_claims(revoked_at))
+        raise TokenRevokedError(
+            f"The token was revoked at {revoked_at!r}.", revoked_at=revoked_at, claims=challenge
+        )
+
+    def _unavailable(self, failure: str) -> None:
+        logger.warning(
+            "aad_guard could not read the revocation store (%s); the request is %s",
+            failure,
+            "refused" if self.on_failure == "refuse" else "admitted",
+            extra={"aad_guard_reason": "revocation_unavailable"},
+        )
+        if self.on_failure == "refuse":
+            raise RevocationUnavailableError(f"The revocation store cannot be read: {failure}.")
+
+
+def _revoked_at(found: Revocations, iat: object) -> float | None:
+    """The revocation that refuses a token issued at `iat`, if any (a missing `iat`: before)."""
+    issued_at = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None
+    if found.token is not None:
+        return found.token
+    for since in (found.user, found.client):
+        if since is not None and (issued_at is None or issued_at < since):
+            return since
+    return None
