@@ -201,7 +201,7 @@ def test_a_resolver_needs_an_operation_and_two_parameters() -> None:
     with pytest.raises(ValueError, match="operation="):
         AuthContext(contexts_by_tenant)
     with pytest.raises(TypeError, match="tenant_id, operation"):
-        AuthContext(lambda tenant: "c1", "approve")  # type: ignore[arg-type,return-value]
+        AuthContext(lambda tenant: "c1", "approve")  # type: ignore[arg-type,misc]
 
 
 def test_the_decorator_needs_an_async_endpoint() -> None:
