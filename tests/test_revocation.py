@@ -60,7 +60,11 @@ async def test_a_revoked_user_is_refused_from_the_next_request_on(
         None,
     )
     assert refused.value.tenant_id == principal.tenant_id
-    # A token Entra issues from then on passes: the user signed in again and is allowed.
+    # One issued in the revocation's second may predate it: refused too.
+    with pytest.raises(TokenRevokedError):
+        await validator.validate(issuer.token())
+    # A token Entra issues from the next second on passes: the user is still allowed.
+    clock.advance(1)
     fresh = await validator.validate(issuer.token())
     assert fresh.object_id == principal.object_id
 
@@ -82,7 +86,7 @@ async def test_a_cp1_caller_is_asked_for_a_token_issued_after_the_revocation(
     assert refused.value.error == "insufficient_claims"
     assert refused.value.claims is not None
     assert decode_claims(refused.value.claims) == {
-        "access_token": {"nbf": {"essential": True, "value": str(int(clock.now))}}
+        "access_token": {"nbf": {"essential": True, "value": str(int(clock.now) + 1)}}
     }
 
 
@@ -115,6 +119,7 @@ async def test_a_client_app_is_revoked_for_its_app_only_tokens(
     with pytest.raises(TokenRevokedError):
         await validator.validate(app_token)
     await validator.validate(user_token)
+    clock.advance(1)
     await validator.validate(issuer.token(app_only=True, roles=["Tasks.All"], client_id=DAEMON))
 
 
@@ -237,7 +242,7 @@ def test_the_answers_a_revoked_caller_gets(
     assert "cc_type" not in header
     value = header.split('claims="', 1)[1].rstrip('"')
     assert decode_claims(value) == {
-        "access_token": {"nbf": {"essential": True, "value": str(int(revoked_at))}}
+        "access_token": {"nbf": {"essential": True, "value": str(int(revoked_at) + 1)}}
     }
     assert challenged.json() == {
         "error": "insufficient_claims",

@@ -5,9 +5,9 @@ user was disabled or signed out everywhere, a token leaked, or a client app must
 records that in a `RevocationStore`. The validator asks the store after the signature and
 on every verified-token cache hit (one read per request), and refuses what was revoked:
 
-- a user (`tid`, `oid`) from a time on: tokens issued (`iat`) before it;
+- a user (`tid`, `oid`) from a time on: tokens issued (`iat`) in or before its second;
 - one token, by its `uti`;
-- a client app in a tenant, for its app-only tokens issued before a time.
+- a client app in a tenant, for its app-only tokens issued in or before a time's second.
 
 A store that cannot be read in `timeout` seconds (down, hung, misconfigured) never holds a
 request longer: the request is admitted or refused as `on_failure` says.
@@ -60,7 +60,8 @@ class RevocationStore(Protocol):
     async def revoke_user(
         self, tenant_id: str, object_id: str, *, since: float | None = None
     ) -> float:
-        """Refuse the user's tokens issued before `since` (default now); returns `since`."""
+        """Refuse the user's tokens issued up to `since` (default now), in whole seconds;
+        returns the second recorded."""
         ...
 
     async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
@@ -70,7 +71,7 @@ class RevocationStore(Protocol):
     async def revoke_client(
         self, tenant_id: str, client_id: str, *, since: float | None = None
     ) -> float:
-        """Refuse the client app's app-only tokens in the tenant issued before `since`."""
+        """Refuse the client app's app-only tokens in the tenant issued up to `since`."""
         ...
 
     async def lookup(
@@ -81,8 +82,8 @@ class RevocationStore(Protocol):
 
 
 def _since(value: float | None, clock: Callable[[], float]) -> float:
-    # Whole seconds, as `iat` and the challenge's `nbf` are: a token Entra issues in the same
-    # second as the revocation (after the challenge) is admitted.
+    # Whole seconds, as `iat` is: a token issued in the revocation's second is refused too
+    # (it may predate the revocation), so only tokens of later seconds pass.
     return float(int(clock() if value is None else value))
 
 
@@ -174,7 +175,8 @@ class RevocationCheck:
             return
         challenge = None
         if can_answer_claims_challenges(principal.client_capabilities):
-            challenge = encode_claims(revocation_claims(revoked_at))
+            # A token Entra issues from the next second on: the first one that can pass.
+            challenge = encode_claims(revocation_claims(revoked_at + 1))
         raise TokenRevokedError(
             f"The token was revoked at {revoked_at!r}.", revoked_at=revoked_at, claims=challenge
         )
@@ -191,11 +193,14 @@ class RevocationCheck:
 
 
 def _revoked_at(found: Revocations, iat: object) -> float | None:
-    """The revocation that refuses a token issued at `iat`, if any (a missing `iat`: before)."""
+    """The revocation that refuses a token issued at `iat`: one at or after it, if any.
+
+    A missing `iat` counts as issued before any revocation.
+    """
     issued_at = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None
     if found.token is not None:
         return found.token
     for since in (found.user, found.client):
-        if since is not None and (issued_at is None or issued_at < since):
+        if since is not None and (issued_at is None or issued_at <= since):
             return since
     return None

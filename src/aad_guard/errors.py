@@ -343,9 +343,9 @@ class TokenRevokedError(TokenError):
     """The application revoked the user, the token (`uti`) or the client app since it was issued.
 
     To a client that handles claims challenges (`xms_cc` holds `cp1`) this is answered as
-    401 `insufficient_claims` with `claims` asking for a token issued after the revocation
-    (`nbf`), so it skips its cached token and asks Entra for a new one; to others, as 401
-    `invalid_token`.
+    401 `insufficient_claims` with `claims` asking for a token valid from the second after
+    the revocation (`nbf`), so it skips its cached token and asks Entra for a new one; to
+    others, as 401 `invalid_token`.
 
     Attributes:
         revoked_at: When the revocation took effect, in UNIX seconds.
