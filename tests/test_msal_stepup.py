@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import ssl
 import time
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Protocol
 
 import httpx
 import msal
@@ -51,6 +51,16 @@ def server() -> Iterator[LocalIssuerServer]:
         yield server
 
 
+class Answer(Protocol):
+    """What the test client answers (an httpx or httpx2 response, as Starlette's is)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def json(self) -> Any: ...
+
+
 class API:
     """The API: `/approve` needs authentication context c1; `/admin` an app role."""
 
@@ -77,7 +87,7 @@ class API:
         app.add_middleware(AADGuardMiddleware, validator=validator)
         self.client = TestClient(app)
 
-    def call(self, method: str, path: str, token: str) -> httpx.Response:
+    def call(self, method: str, path: str, token: str) -> Answer:
         return self.client.request(method, path, headers={"Authorization": f"Bearer {token}"})
 
 
@@ -88,7 +98,7 @@ def api(server: LocalIssuerServer) -> Iterator[API]:
         yield api
 
 
-def claims_challenge_of(answer: httpx.Response) -> str:
+def claims_challenge_of(answer: Answer) -> str:
     """What an app hands MSAL from a 401: the decoded `claims` of the challenge, as MSAL's docs
     and Microsoft's samples do."""
     header = answer.headers["WWW-Authenticate"]
