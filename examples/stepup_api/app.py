@@ -34,7 +34,7 @@ from aad_guard import (
     require_scopes,
 )
 
-__all__ = ["AUTH_CONTEXTS", "create_app", "required_context"]
+__all__ = ["APPROVE", "AUTH_CONTEXTS", "READ", "create_app", "required_context"]
 
 # The app's own data: which operation needs which authentication context, per tenant. A real
 # service reads its database here (Microsoft's guidance: not hard-coded, per tenant).
@@ -45,6 +45,11 @@ DEFAULT_CONTEXTS = {"payments.approve": "c1"}
 async def required_context(tenant_id: str, operation: str) -> str | None:
     """The authentication context `operation` needs in `tenant_id`, or `None`."""
     return AUTH_CONTEXTS.get((tenant_id, operation), DEFAULT_CONTEXTS.get(operation))
+
+
+# Module-level, as FastAPI resolves the routes' string annotations in the module's globals.
+READ = require_scopes("Payments.Read")
+APPROVE = require_auth_context(required_context, operation="payments.approve")
 
 
 def create_app() -> FastAPI:
@@ -74,15 +79,13 @@ def create_app() -> FastAPI:
 
     @app.get("/payments")
     async def payments(
-        user: Annotated[Principal, Depends(require_scopes("Payments.Read"))],
+        user: Annotated[Principal, Depends(READ)],
     ) -> dict[str, object]:
         return {"user": user.identity, "payments": []}
 
-    approve_context = require_auth_context(required_context, operation="payments.approve")
-
     @app.post("/payments/{payment_id}/approve")
     async def approve(
-        payment_id: str, user: Annotated[Principal, Depends(approve_context)]
+        payment_id: str, user: Annotated[Principal, Depends(APPROVE)]
     ) -> dict[str, object]:
         return {"approved": payment_id, "by": user.identity, "contexts": sorted(user.auth_contexts)}
 
