@@ -138,6 +138,8 @@ async def test_entries_vanish_after_the_longest_token_lifetime(
 class BrokenStore(InMemoryRevocationStore):
     """A store whose reads fail, or never answer."""
 
+    never_waits = False
+
     def __init__(self, *, hang: bool = False) -> None:
         super().__init__()
         self.hang = hang
@@ -196,6 +198,11 @@ def test_revocation_settings_are_checked_when_given(
         TokenValidator(
             client_id=issuer.client_id, revocation_store=InMemoryRevocationStore(), **options
         )
+
+
+def test_a_store_must_be_a_store(issuer: LocalIssuer) -> None:
+    with pytest.raises(TypeError, match="revocation_store must be a RevocationStore"):
+        TokenValidator(client_id=issuer.client_id, revocation_store=object())  # type: ignore[arg-type]
 
 
 def protected(validator: TokenValidator) -> Starlette:

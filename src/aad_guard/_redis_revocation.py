@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._revocation import DEFAULT_ENTRY_LIFETIME, Revocations
+from ._revocation import DEFAULT_ENTRY_LIFETIME, Revocations, checked_lifetime
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -60,11 +60,9 @@ class RedisRevocationStore:
     ) -> None:
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("prefix must be a non-empty string, e.g. 'myapi:revoked:'")
-        if not entry_lifetime >= 1:
-            raise ValueError(f"entry_lifetime must be at least 1 second, not {entry_lifetime!r}")
         self._client = client
         self._prefix = prefix
-        self._lifetime = int(entry_lifetime)
+        self._lifetime = int(checked_lifetime(entry_lifetime))
         self._clock = clock or time.time
 
     def _key(self, *parts: str) -> str:

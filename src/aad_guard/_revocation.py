@@ -34,6 +34,7 @@ __all__ = [
     "RevocationCheck",
     "RevocationStore",
     "Revocations",
+    "checked_lifetime",
 ]
 
 logger = logging.getLogger("aad_guard")
@@ -55,7 +56,12 @@ class Revocations:
 
 
 class RevocationStore(Protocol):
-    """Where revocations are kept: in this process, or on Redis for a fleet of workers."""
+    """Where revocations are kept: in this process, or on Redis for a fleet of workers.
+
+    A store whose `lookup` never waits (it awaits nothing) may say so with a class attribute
+    `never_waits = True`: its reads then skip the timeout's cancel scope, which costs more
+    than the read itself (about 15 µs on asyncio).
+    """
 
     async def revoke_user(
         self, tenant_id: str, object_id: str, *, since: float | None = None
@@ -81,6 +87,17 @@ class RevocationStore(Protocol):
         ...
 
 
+def checked_lifetime(value: float) -> float:
+    """`entry_lifetime`, checked: a number of seconds, at least one.
+
+    Raises:
+        ValueError: it is not.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1:
+        raise ValueError(f"entry_lifetime must be at least 1 second, not {value!r}")
+    return float(value)
+
+
 def _since(value: float | None, clock: Callable[[], float]) -> float:
     # Whole seconds, as `iat` is: a token issued in the revocation's second is refused too
     # (it may predate the revocation), so only tokens of later seconds pass.
@@ -89,6 +106,8 @@ def _since(value: float | None, clock: Callable[[], float]) -> float:
 
 class InMemoryRevocationStore:
     """A `RevocationStore` in this process: for one worker, and for tests.
+
+    Its methods await nothing: no other task runs in between, on asyncio or trio.
 
     Args:
         entry_lifetime: Seconds after which an entry is forgotten. Default 28 hours.
@@ -101,9 +120,11 @@ class InMemoryRevocationStore:
         entry_lifetime: float = DEFAULT_ENTRY_LIFETIME,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self._lifetime = entry_lifetime
+        self._lifetime = checked_lifetime(entry_lifetime)
         self._clock = clock or time.time
         self._entries: dict[tuple[str, ...], tuple[float, float]] = {}
+
+    never_waits = True
 
     def _put(self, key: tuple[str, ...], revoked_at: float) -> float:
         now = self._clock()
@@ -155,18 +176,24 @@ class RevocationCheck:
         """
         claims = principal.claims
         uti = claims.get("uti")
+        lookup = self.store.lookup(
+            principal.tenant_id,
+            principal.object_id,
+            uti if isinstance(uti, str) else None,
+            principal.client_id if principal.is_app else None,
+        )
         found: Revocations | None = None
         failure = "it did not answer within the timeout"
-        with anyio.move_on_after(self.timeout):
-            try:
-                found = await self.store.lookup(
-                    principal.tenant_id,
-                    principal.object_id,
-                    uti if isinstance(uti, str) else None,
-                    principal.client_id if principal.is_app else None,
-                )
-            except Exception as error:  # any store fault is a fault, never a 500
-                failure = f"{type(error).__name__}: {error}"
+        try:
+            if getattr(self.store, "never_waits", False) is True:
+                found = await lookup
+            else:
+                with anyio.move_on_after(self.timeout):
+                    found = await lookup
+        except Exception as error:  # any store fault is a fault, never a 500
+            failure = f"{type(error).__name__}: {error}"
+        finally:
+            lookup.close()  # never started when `move_on_after` was cancelled already
         if found is None:
             self._unavailable(failure)
             return

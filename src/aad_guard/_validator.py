@@ -277,6 +277,10 @@ class TokenValidator:
             normalize_tenant_ids(allowed_tenants) if allowed_tenants is not None else None,
         )
         self._tenant_policy = tenant_policy
+        if revocation_store is not None and not callable(getattr(revocation_store, "lookup", None)):
+            raise TypeError(
+                f"revocation_store must be a RevocationStore, not {type(revocation_store).__name__}"
+            )
         if on_revocation_failure not in ("admit", "refuse"):
             raise ValueError(
                 f"on_revocation_failure must be 'admit' or 'refuse', not {on_revocation_failure!r}"
