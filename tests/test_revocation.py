@@ -255,3 +255,20 @@ def test_the_answers_a_revoked_caller_gets(
     assert refused.headers["WWW-Authenticate"] == (
         'Bearer error="invalid_token", error_description="The access token has been revoked."'
     )
+
+
+def test_a_store_that_cannot_be_read_is_answered_503_when_refusing(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    validator = TokenValidator(
+        client_id=issuer.client_id,
+        clock=clock,
+        http_client=issuer.client(),
+        revocation_store=BrokenStore(),
+        on_revocation_failure="refuse",
+    )
+    with TestClient(protected(validator)) as client:
+        answer = client.get("/", headers={"Authorization": f"Bearer {issuer.token()}"})
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
+    assert "WWW-Authenticate" not in answer.headers
+    assert answer.json()["error"] == "temporarily_unavailable"
