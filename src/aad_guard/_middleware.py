@@ -17,7 +17,6 @@ from ._announce import EntraApp, announce
 from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
-from ._policy import KEYWORDS
 from ._principal import Principal
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
@@ -119,7 +118,7 @@ class AADGuardMiddleware:
             return
         # The OpenAPI document of the app this protects describes these settings.
         self._entra_app = EntraApp(
-            self.validator.authority, self.validator.tenant, self.validator.client_id
+            self.validator.authority, str(self.validator.tenant), self.validator.client_id
         )
         announce(app, self._entra_app)
 
@@ -246,7 +245,7 @@ class AADGuardMiddleware:
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
         validator = self.validator
-        tenant = "common" if validator.tenant in KEYWORDS else validator.tenant
+        tenant = "common" if validator.tenant.is_keyword else str(validator.tenant)
         headers = error_headers(
             error,
             realm=self._realm,

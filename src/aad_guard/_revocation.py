@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
 import anyio
 
@@ -27,14 +27,18 @@ from ._claims import can_answer_claims_challenges, encode_claims, revocation_cla
 from ._principal import Principal
 from .errors import RevocationUnavailableError, TokenRevokedError
 
+if TYPE_CHECKING:
+    from ._candidate import Candidate, CheckContext
+
 __all__ = [
     "DEFAULT_ENTRY_LIFETIME",
     "FailureMode",
     "InMemoryRevocationStore",
-    "RevocationCheck",
     "RevocationStore",
     "Revocations",
+    "check_revocation",
     "checked_lifetime",
+    "enforce_revocations",
 ]
 
 logger = logging.getLogger("aad_guard")
@@ -159,64 +163,87 @@ class InMemoryRevocationStore:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RevocationCheck:
-    """The validator's use of a store: one bounded read per request, then the verdict."""
+async def enforce_revocations(
+    principal: Principal,
+    *,
+    store: RevocationStore,
+    timeout: float,
+    on_failure: FailureMode,
+    tenant_id: str | None,
+    kid: str | None,
+) -> None:
+    """Return if nothing in `store` revoked `principal`'s token: one bounded read.
 
-    store: RevocationStore
-    timeout: float
-    on_failure: FailureMode
+    `tenant_id` and `kid` are the evidence a refusal carries for the rejection log.
 
-    async def check(self, principal: Principal) -> None:
-        """Return if nothing revoked `principal`'s token.
-
-        Raises:
-            TokenRevokedError: it is revoked (with a claims challenge for a `cp1` client).
-            RevocationUnavailableError: the store cannot be read and `on_failure` refuses.
-        """
-        claims = principal.claims
-        uti = claims.get("uti")
-        lookup = self.store.lookup(
-            principal.tenant_id,
-            principal.object_id,
-            uti if isinstance(uti, str) else None,
-            principal.client_id if principal.is_app else None,
-        )
-        found: Revocations | None = None
-        failure = "it did not answer within the timeout"
-        try:
-            if getattr(self.store, "never_waits", False) is True:
+    Raises:
+        TokenRevokedError: it is revoked (with a claims challenge for a `cp1` client).
+        RevocationUnavailableError: the store cannot be read and `on_failure` refuses.
+    """
+    claims = principal.claims
+    uti = claims.get("uti")
+    lookup = store.lookup(
+        principal.tenant_id,
+        principal.object_id,
+        uti if isinstance(uti, str) else None,
+        principal.client_id if principal.is_app else None,
+    )
+    found: Revocations | None = None
+    failure = "it did not answer within the timeout"
+    try:
+        if getattr(store, "never_waits", False) is True:
+            found = await lookup
+        else:
+            with anyio.move_on_after(timeout):
                 found = await lookup
-            else:
-                with anyio.move_on_after(self.timeout):
-                    found = await lookup
-        except Exception as error:  # any store fault is a fault, never a 500
-            failure = f"{type(error).__name__}: {error}"
-        finally:
-            lookup.close()  # never started when `move_on_after` was cancelled already
-        if found is None:
-            self._unavailable(failure)
-            return
-        revoked_at = _revoked_at(found, claims.get("iat"))
-        if revoked_at is None:
-            return
-        challenge = None
-        if can_answer_claims_challenges(principal.client_capabilities):
-            # A token Entra issues from the next second on: the first one that can pass.
-            challenge = encode_claims(revocation_claims(revoked_at + 1))
-        raise TokenRevokedError(
-            f"The token was revoked at {revoked_at!r}.", revoked_at=revoked_at, claims=challenge
-        )
-
-    def _unavailable(self, failure: str) -> None:
+    except Exception as error:  # any store fault is a fault, never a 500
+        failure = f"{type(error).__name__}: {error}"
+    finally:
+        lookup.close()  # never started when `move_on_after` was cancelled already
+    if found is None:
         logger.warning(
             "aad_guard could not read the revocation store (%s); the request is %s",
             failure,
-            "refused" if self.on_failure == "refuse" else "admitted",
+            "refused" if on_failure == "refuse" else "admitted",
             extra={"aad_guard_reason": "revocation_unavailable"},
         )
-        if self.on_failure == "refuse":
-            raise RevocationUnavailableError(f"The revocation store cannot be read: {failure}.")
+        if on_failure == "refuse":
+            raise RevocationUnavailableError(
+                f"The revocation store cannot be read: {failure}.", tenant_id=tenant_id, kid=kid
+            )
+        return
+    revoked_at = _revoked_at(found, claims.get("iat"))
+    if revoked_at is None:
+        return
+    challenge = None
+    if can_answer_claims_challenges(principal.client_capabilities):
+        # A token Entra issues from the next second on: the first one that can pass.
+        challenge = encode_claims(revocation_claims(revoked_at + 1))
+    raise TokenRevokedError(
+        f"The token was revoked at {revoked_at!r}.",
+        revoked_at=revoked_at,
+        claims=challenge,
+        tenant_id=tenant_id,
+        kid=kid,
+    )
+
+
+async def check_revocation(token: Candidate, context: CheckContext) -> None:
+    """The `revocation` check of `CHECKS`: nothing in the store revokes the token.
+
+    On a cache hit the token carries its Principal; a new one gets its own.
+    """
+    settings = context.settings
+    principal = getattr(token, "principal", None)
+    if not isinstance(principal, Principal):
+        principal = Principal.from_claims(token.claims, token_version=token.version)
+    await enforce_revocations(
+        principal,
+        store=cast(RevocationStore, settings.revocation_store),  # `applies` saw to it
+        timeout=settings.revocation_timeout,
+        on_failure=settings.on_revocation_failure,
+        **token.evidence,
+    )
 
 
 def _revoked_at(found: Revocations, iat: object) -> float | None:
