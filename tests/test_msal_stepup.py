@@ -46,8 +46,8 @@ __all__ = ["requests_uses_verify"]  # the fixture, used here too
 @pytest.fixture
 def server() -> Iterator[LocalIssuerServer]:
     with LocalIssuerServer(tls=True) as server:
-        server.issuer.register_client(PUBLIC, redirect_uris=[REDIRECT])
-        server.issuer.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
+        server.issuer.signin.register_client(PUBLIC, redirect_uris=[REDIRECT])
+        server.issuer.signin.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
         yield server
 
 

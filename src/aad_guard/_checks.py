@@ -27,7 +27,7 @@ from typing import Final, cast
 from ._candidate import Candidate, Check, CheckContext, Evidence
 from ._policy import TenantPolicy
 from ._principal import LIST_CLAIMS
-from ._revocation import check_revocation
+from ._revocation_check import check_revocation
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import Literal, Protocol
 
 import anyio
 
@@ -27,16 +27,12 @@ from ._claims import can_answer_claims_challenges, encode_claims, revocation_cla
 from ._principal import Principal
 from .errors import RevocationUnavailableError, TokenRevokedError
 
-if TYPE_CHECKING:
-    from ._candidate import Candidate, CheckContext
-
 __all__ = [
     "DEFAULT_ENTRY_LIFETIME",
     "FailureMode",
     "InMemoryRevocationStore",
     "RevocationStore",
     "Revocations",
-    "check_revocation",
     "checked_lifetime",
     "enforce_revocations",
 ]
@@ -225,24 +221,6 @@ async def enforce_revocations(
         claims=challenge,
         tenant_id=tenant_id,
         kid=kid,
-    )
-
-
-async def check_revocation(token: Candidate, context: CheckContext) -> None:
-    """The `revocation` check of `CHECKS`: nothing in the store revokes the token.
-
-    On a cache hit the token carries its Principal; a new one gets its own.
-    """
-    settings = context.settings
-    principal = getattr(token, "principal", None)
-    if not isinstance(principal, Principal):
-        principal = Principal.from_claims(token.claims, token_version=token.version)
-    await enforce_revocations(
-        principal,
-        store=cast(RevocationStore, settings.revocation_store),  # `applies` saw to it
-        timeout=settings.revocation_timeout,
-        on_failure=settings.on_revocation_failure,
-        **token.evidence,
     )
 
 
