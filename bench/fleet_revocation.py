@@ -53,8 +53,10 @@ _PATH = "/payments"
 
 @dataclass(frozen=True, slots=True)
 class Round:
-    """One revocation: each worker's first refusal after Redis took it, in milliseconds:
-    when its answer arrived, and when that request was sent."""
+    """One revocation: each worker's first refusal after Redis took it, in milliseconds.
+
+    When its answer arrived, and when that request was sent.
+    """
 
     first_refusal_ms: dict[str, float]
     first_refused_request_sent_ms: dict[str, float]
@@ -114,7 +116,8 @@ async def _warm(client: httpx.AsyncClient, url: str, token: str) -> None:
     seen: dict[str, int] = {}
     for _ in range(5000):
         answer = await client.get(url, headers={"Authorization": f"Bearer {token}"})
-        assert answer.status_code == 200, answer.text
+        if answer.status_code != 200:
+            raise RuntimeError(f"the fleet refused a valid token: {answer.text}")
         worker = answer.headers["x-worker"]
         seen[worker] = seen.get(worker, 0) + 1
         if len(seen) == WORKERS and min(seen.values()) >= 2:

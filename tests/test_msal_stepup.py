@@ -100,7 +100,8 @@ def api(server: LocalIssuerServer) -> Iterator[API]:
 
 def claims_challenge_of(answer: Answer) -> str:
     """What an app hands MSAL from a 401: the decoded `claims` of the challenge, as MSAL's docs
-    and Microsoft's samples do."""
+    and Microsoft's samples do.
+    """
     header = answer.headers["WWW-Authenticate"]
     value = header.split('claims="', 1)[1].split('"', 1)[0]
     return base64.b64decode(value).decode("utf-8")

@@ -1,5 +1,6 @@
-"""Payments that need a step-up, and revocations every worker sees: `uvicorn --factory
-examples.stepup_api.app:create_app --workers 4`.
+"""Payments that need a step-up, and revocations every worker sees.
+
+Serve it with `uvicorn --factory examples.stepup_api.app:create_app --workers 4`:
 
     AAD_GUARD_CLIENT_ID   the API's application (client) id
     AAD_GUARD_TENANT      tenant id, domain or keyword (default organizations)
@@ -69,7 +70,7 @@ def create_app() -> FastAPI:
     )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await validator.aclose()
         if redis is not None:

@@ -79,7 +79,7 @@ def requires_auth_context(
             await requirement.admit(_connection(args, kwargs).scope)
             return await endpoint(*args, **kwargs)
 
-        return cast(Endpoint, admit_then_await)
+        return cast("Endpoint", admit_then_await)
 
     return decorate
 

@@ -9,8 +9,8 @@ on every verified-token cache hit (one read per request), and refuses what was r
 - one token, by its `uti`;
 - a client app in a tenant, for its app-only tokens issued in or before a time's second.
 
-A store that cannot be read in `timeout` seconds (down, hung, misconfigured) never holds a
-request longer: the request is admitted or refused as `on_failure` says.
+A store that cannot be read in `revocation_timeout` seconds (down, hung, misconfigured)
+never holds a request longer: it is admitted or refused as `on_revocation_failure` says.
 """
 
 from __future__ import annotations
@@ -66,8 +66,10 @@ class RevocationStore(Protocol):
     async def revoke_user(
         self, tenant_id: str, object_id: str, *, since: float | None = None
     ) -> float:
-        """Refuse the user's tokens issued up to `since` (default now), in whole seconds;
-        returns the second recorded."""
+        """Refuse the user's tokens issued up to `since` (default now), in whole seconds.
+
+        Returns the second recorded.
+        """
         ...
 
     async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
@@ -163,7 +165,7 @@ async def enforce_revocations(
     principal: Principal,
     *,
     store: RevocationStore,
-    timeout: float,
+    read_timeout: float,
     on_failure: FailureMode,
     tenant_id: str | None,
     kid: str | None,
@@ -190,9 +192,9 @@ async def enforce_revocations(
         if getattr(store, "never_waits", False) is True:
             found = await lookup
         else:
-            with anyio.move_on_after(timeout):
+            with anyio.move_on_after(read_timeout):
                 found = await lookup
-    except Exception as error:  # any store fault is a fault, never a 500
+    except Exception as error:  # noqa: BLE001 (any store fault is a fault, never a 500)
         failure = f"{type(error).__name__}: {error}"
     finally:
         lookup.close()  # never started when `move_on_after` was cancelled already

@@ -24,8 +24,8 @@ async def check_revocation(token: Candidate, context: CheckContext) -> None:
         principal = Principal.from_claims(token.claims, token_version=token.version)
     await enforce_revocations(
         principal,
-        store=cast(RevocationStore, settings.revocation_store),  # `applies` saw to it
-        timeout=settings.revocation_timeout,
+        store=cast("RevocationStore", settings.revocation_store),  # `applies` saw to it
+        read_timeout=settings.revocation_timeout,
         on_failure=settings.on_revocation_failure,
         **token.evidence,
     )

@@ -49,8 +49,8 @@ def add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def revoke(options: argparse.Namespace, out: Terminal) -> int:
     """Write the revocation; 0 when Redis took it, 1 when it could not be reached."""
-    from redis.asyncio import Redis
-    from redis.exceptions import RedisError
+    from redis.asyncio import Redis  # noqa: PLC0415 (redis is an optional extra)
+    from redis.exceptions import RedisError  # noqa: PLC0415
 
     if not options.redis_url:
         raise UsageError("name the API's Redis: --redis-url or $AAD_GUARD_REDIS_URL")
