@@ -77,19 +77,23 @@ class RedisRevocationStore:
     async def revoke_user(
         self, tenant_id: str, object_id: str, *, since: float | None = None
     ) -> float:
+        """Refuse the user's tokens issued up to `since` (default now); returns that second."""
         return await self._put(self._key("user", tenant_id, object_id), since)
 
     async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
+        """Refuse the token with this `uti` claim; returns the time recorded."""
         return await self._put(self._key("token", uti), at)
 
     async def revoke_client(
         self, tenant_id: str, client_id: str, *, since: float | None = None
     ) -> float:
+        """Refuse the client app's app-only tokens in the tenant issued up to `since`."""
         return await self._put(self._key("client", tenant_id, client_id), since)
 
     async def lookup(
         self, tenant_id: str, object_id: str | None, uti: str | None, client_id: str | None
     ) -> Revocations:
+        """The revocations that concern a token with these claims (`None`: not in it)."""
         _require_asyncio()
         keys = [
             self._key("user", tenant_id, object_id or ""),

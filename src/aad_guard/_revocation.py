@@ -141,19 +141,23 @@ class InMemoryRevocationStore:
     async def revoke_user(
         self, tenant_id: str, object_id: str, *, since: float | None = None
     ) -> float:
+        """Refuse the user's tokens issued up to `since` (default now); returns that second."""
         return self._put(("user", tenant_id, object_id), _since(since, self._clock))
 
     async def revoke_token(self, uti: str, *, at: float | None = None) -> float:
+        """Refuse the token with this `uti` claim; returns the time recorded."""
         return self._put(("token", uti), _since(at, self._clock))
 
     async def revoke_client(
         self, tenant_id: str, client_id: str, *, since: float | None = None
     ) -> float:
+        """Refuse the client app's app-only tokens in the tenant issued up to `since`."""
         return self._put(("client", tenant_id, client_id), _since(since, self._clock))
 
     async def lookup(
         self, tenant_id: str, object_id: str | None, uti: str | None, client_id: str | None
     ) -> Revocations:
+        """The revocations that concern a token with these claims (`None`: not in it)."""
         return Revocations(
             user=self._get(("user", tenant_id, object_id) if object_id else None),
             token=self._get(("token", uti) if uti else None),
