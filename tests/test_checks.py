@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import aad_guard.errors
-from aad_guard import TokenValidator
+from aad_guard import InMemoryRevocationStore, TokenValidator
 from aad_guard._candidate import Check
 from aad_guard._checks import CHECKS, refused_by
 from aad_guard._settings import ValidatorOptions, ValidatorSettings
@@ -49,7 +49,11 @@ async def test_the_cli_reports_the_steps_in_the_order_the_validator_runs_its_che
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     token = issuer.token()
-    ran = await checks_run_by(make_validator(tenant_policy=lambda *_: True), token)
+    # Every optional check applies: a tenant policy and a revocation store are given.
+    validator = make_validator(
+        tenant_policy=lambda *_: True, revocation_store=InMemoryRevocationStore()
+    )
+    ran = await checks_run_by(validator, token)
     assert ran == list(CHECKS)
 
     async with issuer.client() as client:

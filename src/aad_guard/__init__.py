@@ -2,9 +2,12 @@
 
 from typing import TYPE_CHECKING
 
+from ._auth_context import AuthContext
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
-from ._requires import requires
+from ._redis_revocation import RedisRevocationStore
+from ._requires import requires, requires_auth_context
+from ._revocation import InMemoryRevocationStore, RevocationStore
 from ._shared_keys import SharedKeyCache
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
@@ -12,6 +15,7 @@ from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError,
 if TYPE_CHECKING:
     from ._fastapi import (
         current_principal,
+        require_auth_context,
         require_roles,
         require_scope_or_role,
         require_scopes,
@@ -21,17 +25,23 @@ if TYPE_CHECKING:
 __all__ = [
     "AADGuardError",
     "AADGuardMiddleware",
+    "AuthContext",
+    "InMemoryRevocationStore",
     "InsufficientScopeError",
     "KeysUnavailableError",
     "Principal",
+    "RedisRevocationStore",
+    "RevocationStore",
     "SharedKeyCache",
     "TokenError",
     "TokenValidator",
     "current_principal",
+    "require_auth_context",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
     "requires",
+    "requires_auth_context",
     "swagger_ui_init_oauth",
 ]
 
@@ -40,10 +50,15 @@ __version__ = "0.1.0.dev0"
 # The public names report this module, as their documentation does: `aad_guard.TokenValidator`.
 for _exported in (
     AADGuardMiddleware,
+    AuthContext,
+    InMemoryRevocationStore,
     Principal,
+    RedisRevocationStore,
+    RevocationStore,
     SharedKeyCache,
     TokenValidator,
     requires,
+    requires_auth_context,
 ):
     _exported.__module__ = __name__
 del _exported, TYPE_CHECKING
@@ -53,6 +68,7 @@ del _exported, TYPE_CHECKING
 _FASTAPI_NAMES = frozenset(
     {
         "current_principal",
+        "require_auth_context",
         "require_roles",
         "require_scope_or_role",
         "require_scopes",

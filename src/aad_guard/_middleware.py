@@ -244,7 +244,14 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        headers = error_headers(error, realm=self._realm)
+        validator = self.validator
+        tenant = "common" if validator.tenant.is_keyword else str(validator.tenant)
+        headers = error_headers(
+            error,
+            realm=self._realm,
+            authorization_uri=f"{validator.authority}/{tenant}/oauth2/authorize",
+            client_id=validator.client_id,
+        )
         body = error_body(error)
         if scope["type"] == "websocket":
             await _refuse_websocket(scope, send, error.status_code, headers, body)

@@ -1,4 +1,4 @@
-"""`requires(...)`: a Starlette endpoint's scope or role requirement, refused as RFC 6750 says."""
+"""Starlette endpoint decorators: `requires(...)` (scopes, roles) and `requires_auth_context`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import TypeVar, cast
 
 from starlette.requests import HTTPConnection
 
+from ._auth_context import AuthContext, AuthContextResolver
 from ._requirement import Requirement
 
-__all__ = ["requires"]
+__all__ = ["requires", "requires_auth_context"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
 
@@ -48,6 +49,37 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
             return endpoint(*args, **kwargs)
 
         return cast("Endpoint", admit_then_call)
+
+    return decorate
+
+
+def requires_auth_context(
+    context: str | AuthContextResolver, *, operation: str | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """Admit only callers whose token satisfies an authentication context (`acrs`).
+
+    `context` is an id (`"c1"`) or a resolver `(tenant_id, operation) -> id | None`, sync or
+    async. Decorates async Starlette endpoints taking the `Request` or `WebSocket` (the check
+    may await the resolver). A caller without the context gets 401 `insufficient_claims` with a
+    claims challenge when its app declared `cp1`, else 403 saying what is required; the
+    middleware answers, so it must be in front.
+
+    Raises:
+        ValueError: the id is not `c1` to `c99`, or a resolver comes without `operation`.
+        TypeError: the endpoint is not a coroutine function.
+    """
+    requirement = AuthContext(context, operation)
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError("requires_auth_context decorates async endpoints")
+
+        @functools.wraps(endpoint)
+        async def admit_then_await(*args: object, **kwargs: object) -> object:
+            await requirement.admit(_connection(args, kwargs).scope)
+            return await endpoint(*args, **kwargs)
+
+        return cast("Endpoint", admit_then_await)
 
     return decorate
 

@@ -17,6 +17,7 @@ from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
 from ._keys import RSA_ALGORITHMS
 from ._policy import TenantPolicy, normalize_tenant_ids
+from ._revocation import FailureMode, RevocationStore
 from ._shared_keys import SharedKeyCache
 from ._tenant import Tenant
 
@@ -56,6 +57,9 @@ class ValidatorOptions(TypedDict, total=False):
     max_cached_tokens: int
     max_token_cache_bytes: int
     shared_key_cache: SharedKeyCache | None
+    revocation_store: RevocationStore | None
+    on_revocation_failure: FailureMode
+    revocation_timeout: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +93,9 @@ class ValidatorSettings:
     max_cached_tokens: int
     max_token_cache_bytes: int
     shared_key_cache: SharedKeyCache | None = None
+    revocation_store: RevocationStore | None
+    on_revocation_failure: FailureMode
+    revocation_timeout: float
 
     @classmethod
     def parse(cls, **options: Unpack[ValidatorOptions]) -> "ValidatorSettings":
@@ -158,6 +165,16 @@ class ValidatorSettings:
         cache_bytes = _limit(
             "max_token_cache_bytes", options.get("max_token_cache_bytes", 80 * 1024 * 1024)
         )
+        store = options.get("revocation_store")
+        if store is not None and not callable(getattr(store, "lookup", None)):
+            raise TypeError(
+                f"revocation_store must be a RevocationStore, not {type(store).__name__}"
+            )
+        on_failure = options.get("on_revocation_failure", "admit")
+        if on_failure not in ("admit", "refuse"):
+            raise ValueError(
+                f"on_revocation_failure must be 'admit' or 'refuse', not {on_failure!r}"
+            )
         return cls(
             client_id=client_id,
             tenant=tenant,
@@ -186,6 +203,11 @@ class ValidatorSettings:
             max_cached_tokens=cache_entries,
             max_token_cache_bytes=cache_bytes,
             shared_key_cache=_shared_key_cache(options.get("shared_key_cache")),
+            revocation_store=store,
+            on_revocation_failure=on_failure,
+            revocation_timeout=_duration(
+                "revocation_timeout", options.get("revocation_timeout", 0.5), positive=True
+            ),
         )
 
     def now(self) -> float:

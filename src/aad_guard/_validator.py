@@ -83,6 +83,12 @@ class TokenValidator:
         shared_key_cache: A `SharedKeyCache` on your Redis client, so that a fleet fetches
             metadata and keys about once per `refresh_interval` and new replicas start warm.
             Asyncio only. Default: none, each process fetches for itself.
+        revocation_store: Where the app records revoked users, tokens and client apps
+            (`InMemoryRevocationStore`, `RedisRevocationStore`); read after the signature
+            and on every cache hit. Default: none.
+        on_revocation_failure: `"admit"` (default) or `"refuse"` (503 with `Retry-After`)
+            when the store cannot be read within `revocation_timeout` (docs/security.md).
+        revocation_timeout: Seconds one read of the store may take. Default 0.5.
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
