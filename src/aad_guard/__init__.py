@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._keys import KeyStatus
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._requires import requires
+from ._telemetry import Telemetry
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
@@ -23,8 +25,10 @@ __all__ = [
     "AADGuardError",
     "AADGuardMiddleware",
     "InsufficientScopeError",
+    "KeyStatus",
     "KeysUnavailableError",
     "Principal",
+    "Telemetry",
     "TokenError",
     "TokenValidator",
     "current_principal",

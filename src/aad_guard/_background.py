@@ -9,6 +9,7 @@ event loop, so this uses each backend's own: asyncio's `create_task` and trio's 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 
 __all__ = ["spawn"]
@@ -25,7 +26,9 @@ def spawn(function: Callable[[], Awaitable[None]]) -> None:
         # No asyncio loop: anyio's other backend, trio, is running.
         import trio
 
-        trio.lowlevel.spawn_system_task(function)
+        # The caller's context, as asyncio's tasks get: a fetch's span nests under the
+        # request's span that started it.
+        trio.lowlevel.spawn_system_task(function, context=contextvars.copy_context())
         return
 
     async def run() -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import quote
 
 import anyio
@@ -24,9 +25,10 @@ from ._background import spawn
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
 from ._jose import KeyRef, b64url_decode
 from ._policy import IssuerTemplate
+from ._telemetry import FetchReason, KeySource, Telemetry
 from .errors import KeysUnavailableError
 
-__all__ = ["KeySnapshot", "KeyStore", "SigningKey", "parse_jwks"]
+__all__ = ["KeySnapshot", "KeyStatus", "KeyStore", "SigningKey", "parse_jwks"]
 
 logger = logging.getLogger("aad_guard")
 
@@ -128,6 +130,39 @@ def parse_jwks(
     return by_kid, by_x5t
 
 
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """What a readiness probe asks of a validator's keys.
+
+    Attributes:
+        ready: Whether a token can be validated now without waiting for a fetch: a key
+            set is cached and younger than `max_stale`.
+        key_age: Seconds since the key set being served was fetched; `None` before any.
+        keys: How many signing keys that key set holds (0 before any).
+        last_fetch: `"success"` or `"failure"` of the latest fetch; `None` before any.
+        last_fetch_error: How the latest fetch failed (`timeout`, `"503"`, ...), if it did.
+        refreshing: Whether a fetch is under way now.
+    """
+
+    ready: bool
+    key_age: float | None
+    keys: int
+    last_fetch: Literal["success", "failure"] | None
+    last_fetch_error: str | None
+    refreshing: bool
+
+    def as_dict(self) -> dict[str, object]:
+        """The status as JSON-ready values, for a probe route's body."""
+        return {
+            "ready": self.ready,
+            "key_age": self.key_age,
+            "keys": self.keys,
+            "last_fetch": self.last_fetch,
+            "last_fetch_error": self.last_fetch_error,
+            "refreshing": self.refreshing,
+        }
+
+
 class _Flight:
     """One fetch under way; everyone who needs it waits on `done`."""
 
@@ -148,6 +183,7 @@ class KeyStore:
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
         on_new_snapshot: Called, without awaiting, each time a fetch yields a new key set.
+        telemetry: Where fetches, key age and stale serving are recorded.
     """
 
     def __init__(
@@ -165,6 +201,7 @@ class KeyStore:
         max_document_bytes: int,
         clock: Callable[[], float],
         on_new_snapshot: Callable[[KeySnapshot], None] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._origin = authority
         self._tenant = tenant
@@ -192,6 +229,28 @@ class KeyStore:
         self._failures = 0
         self._retry_at = 0.0
         self._refresh_at = 0.0
+        self._last_error: str | None = None
+        self._telemetry = telemetry or Telemetry(enabled=False)
+        self._attributes = {"server.address": authority.host, "aad_guard.tenant": tenant}
+        self._key_source = KeySource(self._key_age, self._attributes)
+        self._telemetry.watch_keys(self._key_source)
+
+    def _key_age(self) -> float | None:
+        snapshot = self._snapshot
+        return None if snapshot is None else self._clock() - snapshot.fetched_at
+
+    def status(self) -> KeyStatus:
+        """The keys' readiness now; starts nothing and never waits."""
+        snapshot, age = self._snapshot, self._key_age()
+        fetched = self._last_fetch_end is not None
+        return KeyStatus(
+            ready=age is not None and age <= self._max_stale,
+            key_age=age,
+            keys=len(snapshot.keys) if snapshot is not None else 0,
+            last_fetch=None if not fetched else "failure" if self._failures else "success",
+            last_fetch_error=self._last_error if self._failures else None,
+            refreshing=self._flight is not None,
+        )
 
     def current(self) -> KeySnapshot | None:
         """The current key set if it is usable now, else `None`; never waits.
@@ -202,7 +261,9 @@ class KeyStore:
         snapshot = self._snapshot
         if snapshot is not None and now - snapshot.fetched_at <= self._max_stale:
             if now >= self._refresh_at and now >= self._retry_at and self._flight is None:
-                self._start_fetch()  # refresh in the background; keep serving meanwhile
+                self._start_fetch("refresh")  # in the background; keep serving meanwhile
+            if self._failures:
+                self._telemetry.served_stale(self._attributes)
             return snapshot
         return None
 
@@ -223,7 +284,7 @@ class KeyStore:
                     "No signing keys, and the last fetch failed; backing off.",
                     retry_after=self._retry_at - now,
                 )
-            flight = self._start_fetch()
+            flight = self._start_fetch("cold")
         await self._wait(flight)
         return self._usable_snapshot()
 
@@ -241,7 +302,7 @@ class KeyStore:
             )
             if cooling or now < self._retry_at:
                 return None
-            flight = self._start_fetch()
+            flight = self._start_fetch("unknown_kid")
         await self._wait(flight)
         try:
             return self._usable_snapshot()
@@ -254,8 +315,18 @@ class KeyStore:
         Raises:
             KeysUnavailableError: the fetch failed and no usable key set is cached.
         """
-        await self._wait(self._flight or self._start_fetch())
+        await self._wait(self._flight or self._start_fetch("refresh"))
         self._usable_snapshot()
+
+    async def warm(self) -> None:
+        """Fetch unless a usable key set is cached, and wait for it.
+
+        Raises:
+            KeysUnavailableError: the fetch failed and no usable key set is cached.
+        """
+        if self.status().ready:
+            return
+        await self.refresh()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this store created it."""
@@ -278,37 +349,57 @@ class KeyStore:
         with anyio.move_on_after(3 * self._fetch_timeout + 1):
             await flight.done.wait()
 
-    def _start_fetch(self) -> _Flight:
+    def _start_fetch(self, reason: FetchReason) -> _Flight:
+        # A fetch after a failed one is a retry, and the first one a cold start, whatever
+        # asked for it.
+        if self._failures:
+            reason = "retry"
+        elif self._snapshot is None:
+            reason = "cold"
         flight = _Flight()
         self._flight = flight
-        spawn(lambda: self._run_fetch(flight))
+        spawn(lambda: self._run_fetch(flight, reason))
         return flight
 
-    async def _run_fetch(self, flight: _Flight) -> None:
+    async def _run_fetch(self, flight: _Flight, reason: FetchReason) -> None:
+        started = time.time_ns()
+        snapshot: KeySnapshot | None = None
+        error: FetchError | None = None
         try:
-            snapshot = await self._fetch_snapshot()
-        except FetchError as exc:
-            self._record_failure(exc)
-        except Exception as exc:  # a bug must not kill the event loop's system nursery
-            logger.exception("aad_guard key fetch failed unexpectedly")
-            self._record_failure(FetchError(type(exc).__name__))
-        else:
-            self._snapshot = snapshot
-            if self._on_new_snapshot is not None:
-                # In the same step as the swap: nobody sees the new keys before the hook ran.
-                self._on_new_snapshot(snapshot)
-            self._failures = 0
-            self._retry_at = 0.0
-            # Jitter spreads the refreshes of many workers started together.
-            jitter = random.uniform(0.9, 1.0)  # noqa: S311 - not for security
-            self._refresh_at = snapshot.fetched_at + self._refresh_interval * jitter
+            with self._telemetry.fetch_span(reason, self._attributes):
+                try:
+                    snapshot = await self._fetch_snapshot()
+                except FetchError as exc:
+                    error = exc
+                except Exception as exc:  # a bug must not kill the event loop's system nursery
+                    logger.exception("aad_guard key fetch failed unexpectedly")
+                    error = FetchError(type(exc).__name__, kind="_OTHER")
+                self._telemetry.fetched(
+                    started, reason, self._attributes, None if error is None else error.kind
+                )
+            if error is not None:
+                self._record_failure(error)
+            elif snapshot is not None:
+                self._take(snapshot)
         finally:
             self._last_fetch_end = self._clock()
             self._flight = None
             flight.done.set()
 
+    def _take(self, snapshot: KeySnapshot) -> None:
+        self._snapshot = snapshot
+        if self._on_new_snapshot is not None:
+            # In the same step as the swap: nobody sees the new keys before the hook ran.
+            self._on_new_snapshot(snapshot)
+        self._failures = 0
+        self._retry_at = 0.0
+        # Jitter spreads the refreshes of many workers started together.
+        jitter = random.uniform(0.9, 1.0)  # noqa: S311 - not for security
+        self._refresh_at = snapshot.fetched_at + self._refresh_interval * jitter
+
     def _record_failure(self, error: FetchError) -> None:
         self._failures += 1
+        self._last_error = error.kind
         delay = min(_FIRST_RETRY * 2 ** (self._failures - 1), _MAX_RETRY)
         if error.retry_after is not None:
             delay = max(delay, min(error.retry_after, _MAX_RETRY))

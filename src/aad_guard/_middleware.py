@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Unpack, overload
 
+import anyio
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -18,10 +21,12 @@ from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
+from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
     AADGuardError,
     DuplicateAuthorizationError,
+    KeysUnavailableError,
     MalformedAuthorizationError,
     MissingTokenError,
     TokenError,
@@ -68,6 +73,12 @@ class AADGuardMiddleware:
         realm: The `realm` of the challenges, if any.
         on_error: `(connection, error) -> Response`, sync or async, to answer refusals
             yourself (HTTP only).
+        warm_up: Seconds to spend fetching metadata and keys at lifespan startup, after
+            the app's own startup, so that the first request finds them. Default `None`:
+            no warm-up, the first request fetches.
+        require_keys_at_startup: With `warm_up`, fail the server's startup when no keys
+            could be had in that time. Default `False`: start anyway, log a warning, and
+            let requests fetch (a readiness probe on `validator.status()` tells).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -87,6 +98,8 @@ class AADGuardMiddleware:
         required: bool = True,
         realm: str | None = None,
         on_error: ErrorHandler | None = None,
+        warm_up: float | None = None,
+        require_keys_at_startup: bool = False,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
@@ -94,6 +107,8 @@ class AADGuardMiddleware:
         self._required = required
         self._realm = realm
         self._on_error = on_error
+        self._warm_up = warm_up
+        self._require_keys = bool(require_keys_at_startup)
         # Starlette builds its middleware at the first ASGI call, where uvicorn's default
         # `--lifespan auto` swallows an exception and then answers 500 to every request; so
         # a bad setting is kept and answered at startup instead (see _refuse_to_start).
@@ -104,6 +119,7 @@ class AADGuardMiddleware:
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
             _check_realm(realm)
+            _check_warm_up(warm_up, require_keys_at_startup)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
                 check_signature(
@@ -127,18 +143,19 @@ class AADGuardMiddleware:
             await self._refuse_to_start(scope, receive, send, self._configuration_error)
             return
         if scope["type"] == "lifespan":
-            await self.app(scope, self._closing_at_shutdown(receive), send)
+            await self.app(scope, self._closing_at_shutdown(receive), self._warming(send))
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         announce(scope.get("app"), self._entra_app)  # the app that added this middleware
+        scope[SCOPE_KEY] = self.validator.telemetry  # route requirements count with it
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
             return
         try:
-            header = self._bearer_header(scope)
+            header = self._recorded_bearer_header(scope)
             principal: Principal | None = None
             if header is not None:
                 try:
@@ -195,6 +212,19 @@ class AADGuardMiddleware:
             raise
         for message in held:
             await send(message)
+
+    def _recorded_bearer_header(self, scope: Scope) -> bytes | None:
+        """`_bearer_header`, with the authentication it ends counted (the validator counts
+        those it goes on to)."""
+        started = time.time_ns()
+        try:
+            header = self._bearer_header(scope)
+        except AADGuardError as error:
+            self.validator.telemetry.authenticated(started, error=error)
+            raise
+        if header is None:
+            self.validator.telemetry.authenticated(started)
+        return header
 
     def _bearer_header(self, scope: Scope) -> bytes | None:
         """The `Authorization` value if it names the Bearer scheme; `None` for anonymous.
@@ -293,6 +323,41 @@ class AADGuardMiddleware:
         response = Response(_MISCONFIGURED_BODY, 503, media_type="application/json")
         await response(scope, receive, send)
 
+    def _warming(self, send: Send) -> Send:
+        """`send`, warming the validator's keys before the app's startup is reported."""
+        if self._warm_up is None:
+            return send
+
+        async def send_after_warm_up(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                failure = await self._warm()
+                if failure is not None:
+                    message = {"type": "lifespan.startup.failed", "message": failure}
+            await send(message)
+
+        return send_after_warm_up
+
+    async def _warm(self) -> str | None:
+        """Fetch keys for at most `warm_up` s; the reason startup must fail, if it must."""
+        timeout = self._warm_up
+        problem = f"no answer within {timeout} s"
+        with anyio.move_on_after(timeout):
+            try:
+                await self.validator.warm()
+            except KeysUnavailableError as error:
+                problem = str(error)
+        status = self.validator.status()
+        if status.ready:
+            logger.info("aad_guard fetched signing keys at startup (%d keys)", status.keys)
+            return None
+        message = f"aad_guard has no signing keys at startup: {problem}"
+        extra = {"aad_guard_reason": "keys_unavailable", "aad_guard_fetch": status.last_fetch}
+        if self._require_keys:
+            logger.error("%s; startup fails (require_keys_at_startup)", message, extra=extra)
+            return message
+        logger.warning("%s; serving anyway, requests will fetch", message, extra=extra)
+        return None
+
     def _closing_at_shutdown(self, receive: Receive) -> Receive:
         async def receive_and_close() -> Message:
             message = await receive()
@@ -357,6 +422,17 @@ async def _refuse_websocket(
         return
     # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
     await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
+
+
+def _check_warm_up(warm_up: object, require_keys: object) -> None:
+    if warm_up is None:
+        if require_keys:
+            raise ValueError("require_keys_at_startup needs warm_up=, the seconds to wait")
+        return
+    if isinstance(warm_up, bool) or not isinstance(warm_up, int | float):
+        raise TypeError(f"warm_up must be a number of seconds, not {warm_up!r}")
+    if not math.isfinite(warm_up) or warm_up <= 0:
+        raise ValueError(f"warm_up must be a positive finite number of seconds, not {warm_up!r}")
 
 
 def _check_realm(realm: object) -> None:

@@ -15,7 +15,7 @@ from jwt.algorithms import get_default_algorithms
 from . import _jose
 from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
-from ._keys import KeySnapshot, KeyStore, SigningKey
+from ._keys import KeySnapshot, KeyStatus, KeyStore, SigningKey
 from ._policy import (
     TenantPolicy,
     TenantRule,
@@ -24,8 +24,10 @@ from ._policy import (
     normalize_tenant_ids,
 )
 from ._principal import CLIENT_CLAIM, Principal
+from ._telemetry import Telemetry
 from ._token_cache import CachedToken, TokenCache
 from .errors import (
+    AADGuardError,
     InvalidAudienceError,
     InvalidClaimError,
     InvalidIssuerError,
@@ -144,6 +146,7 @@ class ValidatorOptions(TypedDict, total=False):
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    telemetry: Telemetry | None
 
 
 class TokenValidator:
@@ -190,6 +193,9 @@ class TokenValidator:
             Default 4096.
         max_token_cache_bytes: The most memory those tokens may hold, estimated at 4 bytes
             per token character. Default 16 MiB.
+        telemetry: Where OpenTelemetry metrics and spans go (`aad_guard.Telemetry`).
+            Default: the global providers, when opentelemetry-api is installed
+            (docs/operations.md).
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -221,6 +227,7 @@ class TokenValidator:
         max_document_bytes: int = 1024 * 1024,
         max_cached_tokens: int = 4096,
         max_token_cache_bytes: int = 16 * 1024 * 1024,
+        telemetry: Telemetry | None = None,
     ) -> None:
         if not isinstance(client_id, str):
             raise TypeError(f"client_id must be a string, not {type(client_id).__name__}")
@@ -282,6 +289,11 @@ class TokenValidator:
         self._cache = (
             TokenCache(max_entries=cache_entries, max_bytes=cache_bytes) if cache_entries else None
         )
+        if telemetry is not None and not isinstance(telemetry, Telemetry):
+            raise TypeError(f"telemetry must be an aad_guard.Telemetry, not {telemetry!r}")
+        self.telemetry = telemetry or Telemetry()
+        attributes = {"server.address": origin.host, "aad_guard.tenant": self.tenant}
+        self._cache_watch = self.telemetry.watch_cache(self._cache, attributes)
         self._keys = KeyStore(
             authority=origin,
             tenant=self.tenant,
@@ -295,6 +307,7 @@ class TokenValidator:
             max_document_bytes=_limit("max_document_bytes", max_document_bytes),
             clock=clock or time.monotonic,
             on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
+            telemetry=self.telemetry,
         )
 
     @property
@@ -309,13 +322,24 @@ class TokenValidator:
             TokenError: the token must be refused (401); `reason` says why.
             KeysUnavailableError: no signing keys could be had (503).
         """
+        started = time.time_ns()
+        try:
+            principal, hit = await self._authenticate(token)
+        except AADGuardError as error:
+            self.telemetry.authenticated(started, error=error)
+            raise
+        self.telemetry.authenticated(started, principal=principal, cache_hit=hit)
+        return principal
+
+    async def _authenticate(self, token: str) -> tuple[Principal, bool | None]:
+        """`validate`'s work; also says whether the token cache answered (`None`: no cache)."""
         cache = self._cache
         if cache is not None and isinstance(token, str):
             cached = self._cached(token, cache)
             if cached is not None:
                 if self._tenant_policy is not None:
                     await self._recheck_tenant_policy(cached)
-                return cached.principal
+                return cached.principal, True
         jws, key_ref = self._reader.read(token)
         try:
             principal, key, snapshot, nbf = await self._validate(jws, key_ref)
@@ -329,7 +353,7 @@ class TokenValidator:
             cache.put(
                 token, principal, key=key, snapshot=snapshot, exp=principal.expires_at, nbf=nbf
             )
-        return principal
+        return principal, None if cache is None else False
 
     def _cached(self, token: str, cache: TokenCache) -> CachedToken | None:
         """The cache's entry for `token` if it still holds, else `None`: check it in full.
@@ -409,6 +433,25 @@ class TokenValidator:
             KeysUnavailableError: the fetch failed and no usable keys are cached.
         """
         await self._keys.refresh()
+
+    async def warm(self) -> KeyStatus:
+        """Fetch metadata and keys now unless usable ones are cached; return `status()`.
+
+        For startup, so that the first request finds keys; bound it with a timeout
+        (`anyio.move_on_after`), as the middleware's `warm_up=` does.
+
+        Raises:
+            KeysUnavailableError: the fetch failed and no usable keys are cached.
+        """
+        await self._keys.warm()
+        return self.status()
+
+    def status(self) -> KeyStatus:
+        """Whether this validator can check a token now, the keys' age, the last fetch.
+
+        Never waits and never fetches: cheap enough for every readiness probe.
+        """
+        return self._keys.status()
 
     async def aclose(self) -> None:
         """Close the HTTP client the validator created; an injected client is left open."""

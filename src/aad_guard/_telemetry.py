@@ -1,0 +1,369 @@
+"""OpenTelemetry metrics and spans, through opentelemetry-api when it is installed.
+
+`pip install 'aad-guard[otel]'` brings opentelemetry-api; the application configures an SDK
+(or not). Without the API nothing here imports it and every hook returns at once; with the
+API but no SDK, the API's own proxies drop everything until one is configured.
+
+What is recorded: reason codes, token versions, cache hits, fetch reasons and host names.
+Never a token, a claim value or an error message (messages quote claims); the caller's
+object id and tenant id only when a `Telemetry` is told to (docs/operations.md, the table).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from starlette.types import Scope
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from ._principal import Principal
+    from .errors import AADGuardError
+
+__all__ = [
+    "SCOPE_KEY",
+    "FetchReason",
+    "KeySource",
+    "Telemetry",
+    "record_authorization",
+]
+
+NAME: Final = "aad_guard"
+SCOPE_KEY: Final = "aad_guard.telemetry"
+"""Where the middleware leaves its `Telemetry` in the ASGI scope, for route requirements."""
+
+FetchReason = Literal["cold", "refresh", "unknown_kid", "retry"]
+AuthenticationResult = Literal["success", "failure", "none"]
+
+# Seconds. A cached token takes microseconds, a fresh one a fraction of a millisecond, a
+# request that waits for a cold fetch up to the fetch timeout.
+_AUTHENTICATION_BUCKETS: Final = (
+    0.000_005, 0.00001, 0.000_025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+# The buckets the HTTP semantic conventions advise for request durations.
+_FETCH_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+
+class KeySource:
+    """What a key store shows the key-age gauge: its age now, and its attributes.
+
+    Args:
+        age: Seconds since the key set being served was fetched; `None` before the first.
+        attributes: `server.address` and `aad_guard.tenant` of the store.
+    """
+
+    def __init__(self, age: Callable[[], float | None], attributes: Mapping[str, str]) -> None:
+        self.age = age
+        self.attributes = dict(attributes)
+
+
+class _Instruments:
+    """The instruments of one meter, and the sources its observable instruments read.
+
+    The SDK keeps only the first registration of an instrument name on a meter, callbacks
+    included; so one `_Instruments` per meter provider serves every validator, and its
+    callbacks read the sources (held weakly: a closed validator drops out) of all of them.
+    """
+
+    def __init__(self, meter: Meter) -> None:
+        self.key_sources: weakref.WeakSet[KeySource] = weakref.WeakSet()
+        self.caches: weakref.WeakSet[_SizedSource] = weakref.WeakSet()
+        self.authentication = meter.create_histogram(
+            "aad_guard.authentication.duration",
+            unit="s",
+            description="Time to authenticate a request's bearer token.",
+            explicit_bucket_boundaries_advisory=list(_AUTHENTICATION_BUCKETS),
+        )
+        self.authorization = meter.create_counter(
+            "aad_guard.authorization.attempts",
+            unit="{request}",
+            description="Route requirements checked against a caller.",
+        )
+        self.fetch = meter.create_histogram(
+            "aad_guard.keys.fetch.duration",
+            unit="s",
+            description="Time to fetch the OpenID metadata and the JWKS, together.",
+            explicit_bucket_boundaries_advisory=list(_FETCH_BUCKETS),
+        )
+        self.stale = meter.create_counter(
+            "aad_guard.keys.stale_validations",
+            unit="{validation}",
+            description="Tokens checked with a key set kept because its refresh failed.",
+        )
+        meter.create_observable_gauge(
+            "aad_guard.keys.age",
+            callbacks=[self._observe_key_age],
+            unit="s",
+            description="Age of the key set being served.",
+        )
+        meter.create_observable_up_down_counter(
+            "aad_guard.token_cache.size",
+            callbacks=[self._observe_cache_size],
+            unit="{token}",
+            description="Verified tokens held in the token cache.",
+        )
+
+    def _observe_key_age(self, options: CallbackOptions) -> Iterator[Observation]:
+        from opentelemetry.metrics import Observation
+
+        for source in list(self.key_sources):
+            age = source.age()
+            if age is not None:
+                yield Observation(age, source.attributes)
+
+    def _observe_cache_size(self, options: CallbackOptions) -> Iterator[Observation]:
+        from opentelemetry.metrics import Observation
+
+        for cache in list(self.caches):
+            yield Observation(len(cache.sized), cache.attributes)
+
+
+class _SizedSource:
+    """A token cache, seen by the size instrument (weakly, through this holder)."""
+
+    def __init__(self, sized: Any, attributes: Mapping[str, str]) -> None:
+        self.sized = sized
+        self.attributes = dict(attributes)
+
+
+class Telemetry:
+    """Where aad_guard's OpenTelemetry metrics and spans go, and what they may name.
+
+    Pass one to `TokenValidator(telemetry=...)` (or the middleware's keyword arguments).
+    Without it the validator uses the global providers, which the OpenTelemetry SDK sets
+    (`opentelemetry.metrics.set_meter_provider`, `opentelemetry.trace.set_tracer_provider`).
+
+    Args:
+        meter_provider: The meter provider to use. Default: the global one.
+        tracer_provider: The tracer provider to use. Default: the global one.
+        record_user_id: Put the caller's object id (`oid`, else `sub`) on validation spans
+            as `user.id` (never on metrics). Default `False`.
+        record_tenant_id: Put the caller's tenant id (`tid`) on validation spans and on the
+            authentication histogram as `aad_guard.tenant.id`: one series per calling
+            tenant. Default `False`.
+        enabled: `False` records nothing at all. Default `True`.
+
+    With opentelemetry-api not installed, nothing is recorded whatever is passed here.
+    """
+
+    def __init__(
+        self,
+        *,
+        meter_provider: MeterProvider | None = None,
+        tracer_provider: TracerProvider | None = None,
+        record_user_id: bool = False,
+        record_tenant_id: bool = False,
+        enabled: bool = True,
+    ) -> None:
+        self.record_user_id = bool(record_user_id)
+        self.record_tenant_id = bool(record_tenant_id)
+        self._instruments: _Instruments | None = None
+        self._tracer: Tracer | None = None
+        if not enabled:
+            return
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError:  # the `otel` extra is not installed
+            return
+        from . import __version__
+
+        provider = meter_provider or metrics.get_meter_provider()
+        self._instruments = _instruments_of(provider, provider.get_meter(NAME, __version__))
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(
+            NAME, __version__
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is recorded (opentelemetry-api is there and not turned off)."""
+        return self._instruments is not None
+
+    # -- authentication ------------------------------------------------------------------
+
+    def authenticated(
+        self,
+        started_ns: int,
+        *,
+        principal: Principal | None = None,
+        error: AADGuardError | None = None,
+        cache_hit: bool | None = None,
+    ) -> None:
+        """One authentication ended: a `principal`, an `error`, or neither (no token).
+
+        Args:
+            started_ns: `time.time_ns()` when it began.
+            cache_hit: Whether the token cache answered; `None` when there is no cache.
+        """
+        instruments, tracer = self._instruments, self._tracer
+        if instruments is None or tracer is None:
+            return
+        ended_ns = time.time_ns()
+        attributes: dict[str, str] = {}
+        if principal is not None:
+            attributes["aad_guard.authentication.result"] = "success"
+            attributes["aad_guard.token.version"] = principal.token_version
+            tenant_id: str | None = principal.tenant_id
+        elif error is not None:
+            # No token at all (`missing_token`) is "none", as ASP.NET Core counts it.
+            result = "none" if error.reason == "missing_token" else "failure"
+            attributes["aad_guard.authentication.result"] = result
+            attributes["error.type"] = error.reason
+            tenant_id = error.tenant_id
+        else:
+            attributes["aad_guard.authentication.result"] = "none"
+            tenant_id = None
+        if cache_hit is not None:
+            attributes["aad_guard.token_cache.result"] = "hit" if cache_hit else "miss"
+        if self.record_tenant_id and tenant_id is not None:
+            attributes["aad_guard.tenant.id"] = tenant_id
+        instruments.authentication.record((ended_ns - started_ns) / 1e9, attributes)
+        span = tracer.start_span("aad_guard.validate", start_time=started_ns)
+        if span.is_recording():
+            self._describe(span, attributes, principal, error)
+        span.end(end_time=ended_ns)
+
+    def _describe(
+        self,
+        span: Span,
+        attributes: Mapping[str, str],
+        principal: Principal | None,
+        error: AADGuardError | None,
+    ) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        span.set_attributes(attributes)
+        if self.record_user_id and principal is not None:
+            user = principal.object_id or principal.subject
+            if user is not None:
+                span.set_attribute("user.id", user)
+        if error is not None and error.reason != "missing_token":
+            # The reason code only: an error's message may quote the token's claims.
+            span.set_status(Status(StatusCode.ERROR, error.reason))
+
+    # -- authorization -------------------------------------------------------------------
+
+    def authorized(self, requirement: str, error: AADGuardError | None = None) -> None:
+        """A route requirement of kind `requirement` admitted the caller, or refused it.
+
+        Args:
+            requirement: The requirement's kind: `scopes`, `roles`, `scopes_or_roles`, or
+                another kind's name (`auth_context`, `tool`): a short constant, never a
+                value from the token.
+            error: The refusal, if it refused.
+        """
+        instruments = self._instruments
+        if instruments is None:
+            return
+        attributes = {
+            "aad_guard.authorization.requirement": requirement,
+            "aad_guard.authorization.result": "success" if error is None else "failure",
+        }
+        if error is not None:
+            attributes["error.type"] = error.reason
+        instruments.authorization.add(1, attributes)
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def fetch_span(
+        self, reason: FetchReason, attributes: Mapping[str, str]
+    ) -> AbstractContextManager[object]:
+        """A span around one fetch of metadata and keys, current while it runs.
+
+        An instrumented HTTP client's spans nest under it; it nests under the request's
+        span when the request started the fetch.
+        """
+        tracer = self._tracer
+        if tracer is None:
+            return nullcontext()
+        return tracer.start_as_current_span(
+            "aad_guard.keys.fetch",
+            attributes={**attributes, "aad_guard.fetch.reason": reason},
+            record_exception=False,  # an exception's message may name a URL's query
+            set_status_on_exception=False,
+        )
+
+    def fetched(
+        self,
+        started_ns: int,
+        reason: FetchReason,
+        attributes: Mapping[str, str],
+        error_type: str | None,
+    ) -> None:
+        """One fetch ended; `error_type` says how it failed, `None` when it succeeded."""
+        instruments = self._instruments
+        if instruments is None:
+            return
+        recorded = {
+            **attributes,
+            "aad_guard.fetch.reason": reason,
+            "aad_guard.fetch.result": "success" if error_type is None else "failure",
+        }
+        if error_type is not None:
+            recorded["error.type"] = error_type
+        self._end_fetch_span(recorded, error_type)
+        instruments.fetch.record((time.time_ns() - started_ns) / 1e9, recorded)
+
+    @staticmethod
+    def _end_fetch_span(attributes: Mapping[str, str], error_type: str | None) -> None:
+        from opentelemetry import trace
+
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attributes(attributes)
+            if error_type is not None:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, error_type))
+
+    def served_stale(self, attributes: Mapping[str, str]) -> None:
+        """A token was checked with keys kept past a failed refresh."""
+        if self._instruments is not None:
+            self._instruments.stale.add(1, attributes)
+
+    def watch_keys(self, source: KeySource) -> None:
+        """Report `source`'s key age while it lives (the caller keeps it alive)."""
+        if self._instruments is not None:
+            self._instruments.key_sources.add(source)
+
+    def watch_cache(self, cache: object, attributes: Mapping[str, str]) -> object:
+        """Report `len(cache)` while the returned holder lives (the caller keeps it)."""
+        holder = _SizedSource(cache, attributes)
+        if self._instruments is not None:
+            self._instruments.caches.add(holder)
+        return holder
+
+
+def _instruments_of(provider: object, meter: Meter) -> _Instruments:
+    """The one `_Instruments` of `provider`, kept on the provider object.
+
+    A provider hands out one meter per name and version, and an SDK meter ignores a second
+    registration of an instrument name (its callbacks too): so the instruments and the
+    sources they read are kept with the provider, and live as long as it does.
+    """
+    existing = getattr(provider, "_aad_guard_instruments", None)
+    if isinstance(existing, _Instruments):
+        return existing
+    instruments = _Instruments(meter)
+    with contextlib.suppress(AttributeError):  # a provider with slots: one set per validator
+        provider._aad_guard_instruments = instruments  # type: ignore[attr-defined]
+    return instruments
+
+
+def record_authorization(
+    scope: Scope, requirement: str, error: AADGuardError | None = None
+) -> None:
+    """Count a requirement check on this connection, with the middleware's `Telemetry`.
+
+    Requirement kinds of other modules (auth context, MCP tools) call this too.
+    """
+    telemetry = scope.get(SCOPE_KEY)
+    if isinstance(telemetry, Telemetry):
+        telemetry.authorized(requirement, error)
