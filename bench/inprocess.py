@@ -42,7 +42,7 @@ from aad_guard.testing import LocalIssuer
 from ._app import call, protected_app, route_app
 from ._harness import Case, CaseResult, async_timer, run_rounds, sync_timer
 
-__all__ = ["FLOOR", "NO_OP", "UNPROTECTED", "Tokens", "floor", "measure", "mint"]
+__all__ = ["FLOOR", "NO_OP", "UNPROTECTED", "Tokens", "asgi", "floor", "measure", "mint", "no_op"]
 
 MAX_WARMUP_OPS = 200
 FLOOR = "floor"
@@ -100,12 +100,12 @@ def mint(issuer: LocalIssuer, *, rounds: int, ops: int) -> Tokens:
     return tokens
 
 
-async def _no_op(scope: Scope, receive: Receive, send: Send) -> None:
+async def no_op(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 
 
-def _asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
+def asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
     async def operation(token: str) -> None:
         status = await call(app, b"Bearer " + token.encode("ascii"))
         if status != 200:
@@ -173,14 +173,14 @@ async def measure(
             Case(
                 UNPROTECTED,
                 "GET /items with a token through the FastAPI app, no middleware",
-                async_timer(_asgi(route_app())),
+                async_timer(asgi(route_app())),
                 repeated,
                 repeated_warmup,
             ),
             Case(
                 "ASGI protected, repeated token",
                 "GET /items behind AADGuardMiddleware, one token over and over",
-                async_timer(_asgi(protected_app(app_repeated))),
+                async_timer(asgi(protected_app(app_repeated))),
                 repeated,
                 repeated_warmup,
                 UNPROTECTED,
@@ -188,7 +188,7 @@ async def measure(
             Case(
                 "ASGI protected, repeated, no cache",
                 "the same with max_cached_tokens=0",
-                async_timer(_asgi(protected_app(app_uncached))),
+                async_timer(asgi(protected_app(app_uncached))),
                 repeated,
                 repeated_warmup,
                 UNPROTECTED,
@@ -196,7 +196,7 @@ async def measure(
             Case(
                 "ASGI protected, fresh token",
                 "GET /items behind AADGuardMiddleware, a distinct token each request",
-                async_timer(_asgi(protected_app(app_fresh))),
+                async_timer(asgi(protected_app(app_fresh))),
                 fresh,
                 tokens.warmup,
                 UNPROTECTED,
@@ -204,14 +204,14 @@ async def measure(
             Case(
                 NO_OP,
                 "an ASGI app that answers 200 at once, sent the same token",
-                async_timer(_asgi(_no_op)),
+                async_timer(asgi(no_op)),
                 repeated,
                 repeated_warmup,
             ),
             Case(
                 "no-op app, protected, repeated",
                 "the same behind AADGuardMiddleware, one token over and over",
-                async_timer(_asgi(AADGuardMiddleware(_no_op, validator=no_op_validator))),
+                async_timer(asgi(AADGuardMiddleware(no_op, validator=no_op_validator))),
                 repeated,
                 repeated_warmup,
                 NO_OP,

@@ -169,19 +169,42 @@ class Telemetry:
         self.record_tenant_id = bool(record_tenant_id)
         self._instruments: _Instruments | None = None
         self._tracer: Tracer | None = None
+        self._tracer_provider = tracer_provider
+        self._next_tracer_check_ns = 0
+        # The few attribute sets an authentication can have, built once (not per request).
+        self._attribute_sets: dict[tuple[object, ...], dict[str, str]] = {}
         if not enabled:
             return
         try:
-            from opentelemetry import metrics, trace
+            from opentelemetry import metrics
         except ImportError:  # the `otel` extra is not installed
             return
         from . import __version__
 
+        self._version = __version__
         provider = meter_provider or metrics.get_meter_provider()
         self._instruments = _instruments_of(provider, provider.get_meter(NAME, __version__))
-        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(
-            NAME, __version__
-        )
+        self._current_tracer(time.time_ns())
+
+    def _current_tracer(self, now_ns: int) -> Tracer | None:
+        """The tracer, once there is a tracer provider to ask; `None` until then.
+
+        Until the application configures one, the global provider is the API's proxy, whose
+        spans are dropped: no span is even started then. Asking the API for the global
+        provider reads the environment, so a request asks at most once a second (`now_ns`).
+        """
+        if self._tracer is not None or self._instruments is None:
+            return self._tracer
+        if now_ns < self._next_tracer_check_ns:
+            return None
+        self._next_tracer_check_ns = now_ns + 1_000_000_000
+        from opentelemetry import trace
+
+        provider = self._tracer_provider or trace.get_tracer_provider()
+        if type(provider) is trace.ProxyTracerProvider:
+            return None
+        self._tracer = provider.get_tracer(NAME, self._version)
+        return self._tracer
 
     @property
     def enabled(self) -> bool:
@@ -204,44 +227,42 @@ class Telemetry:
             started_ns: `time.time_ns()` when it began.
             cache_hit: Whether the token cache answered; `None` when there is no cache.
         """
-        instruments, tracer = self._instruments, self._tracer
-        if instruments is None or tracer is None:
+        instruments = self._instruments
+        if instruments is None:
             return
         ended_ns = time.time_ns()
-        attributes: dict[str, str] = {}
         if principal is not None:
-            attributes["aad_guard.authentication.result"] = "success"
-            attributes["aad_guard.token.version"] = principal.token_version
+            result, reason, version = "success", None, principal.token_version
             tenant_id: str | None = principal.tenant_id
         elif error is not None:
             # No token at all (`missing_token`) is "none", as ASP.NET Core counts it.
             result = "none" if error.reason == "missing_token" else "failure"
-            attributes["aad_guard.authentication.result"] = result
-            attributes["error.type"] = error.reason
-            tenant_id = error.tenant_id
+            reason, version, tenant_id = error.reason, None, error.tenant_id
         else:
-            attributes["aad_guard.authentication.result"] = "none"
+            result, reason, version, tenant_id = "none", None, None, None
+        if not self.record_tenant_id:
             tenant_id = None
-        if cache_hit is not None:
-            attributes["aad_guard.token_cache.result"] = "hit" if cache_hit else "miss"
-        if self.record_tenant_id and tenant_id is not None:
-            attributes["aad_guard.tenant.id"] = tenant_id
+        key = (result, reason, version, cache_hit, tenant_id)
+        attributes = self._attribute_sets.get(key)
+        if attributes is None:
+            attributes = _authentication_attributes(result, reason, version, cache_hit, tenant_id)
+            if tenant_id is None:  # one set per calling tenant would grow without bound
+                self._attribute_sets[key] = attributes
         instruments.authentication.record((ended_ns - started_ns) / 1e9, attributes)
-        span = tracer.start_span("aad_guard.validate", start_time=started_ns)
-        if span.is_recording():
-            self._describe(span, attributes, principal, error)
-        span.end(end_time=ended_ns)
+        tracer = self._tracer or self._current_tracer(ended_ns)
+        if tracer is not None:
+            span = tracer.start_span(
+                "aad_guard.validate", start_time=started_ns, attributes=attributes
+            )
+            if span.is_recording():
+                self._describe(span, principal, error)
+            span.end(end_time=ended_ns)
 
     def _describe(
-        self,
-        span: Span,
-        attributes: Mapping[str, str],
-        principal: Principal | None,
-        error: AADGuardError | None,
+        self, span: Span, principal: Principal | None, error: AADGuardError | None
     ) -> None:
         from opentelemetry.trace import Status, StatusCode
 
-        span.set_attributes(attributes)
         if self.record_user_id and principal is not None:
             user = principal.object_id or principal.subject
             if user is not None:
@@ -282,7 +303,7 @@ class Telemetry:
         An instrumented HTTP client's spans nest under it; it nests under the request's
         span when the request started the fetch.
         """
-        tracer = self._tracer
+        tracer = self._current_tracer(time.time_ns())
         if tracer is None:
             return nullcontext()
         return tracer.start_as_current_span(
@@ -339,6 +360,25 @@ class Telemetry:
         if self._instruments is not None:
             self._instruments.caches.add(holder)
         return holder
+
+
+def _authentication_attributes(
+    result: str,
+    reason: str | None,
+    version: str | None,
+    cache_hit: bool | None,
+    tenant_id: str | None,
+) -> dict[str, str]:
+    attributes = {"aad_guard.authentication.result": result}
+    if reason is not None:
+        attributes["error.type"] = reason
+    if version is not None:
+        attributes["aad_guard.token.version"] = version
+    if cache_hit is not None:
+        attributes["aad_guard.token_cache.result"] = "hit" if cache_hit else "miss"
+    if tenant_id is not None:
+        attributes["aad_guard.tenant.id"] = tenant_id
+    return attributes
 
 
 def _instruments_of(provider: object, meter: Meter) -> _Instruments:
