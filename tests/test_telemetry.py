@@ -531,3 +531,48 @@ def test_without_opentelemetry_nothing_imports_it_and_the_guard_works() -> None:
     result = run_python(WITHOUT_OPENTELEMETRY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["200 401 True", "[]"]
+
+
+# The SDK configured globally after the validator was built, as an app may do in its
+# lifespan: the validator's instruments and tracer follow (the API's proxies).
+CONFIGURED_LATER = """
+import asyncio
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from aad_guard import TokenValidator
+from aad_guard.testing import LocalIssuer
+
+issuer = LocalIssuer()
+validator = TokenValidator(client_id=issuer.client_id, http_client=issuer.client())
+asyncio.run(validator.validate(issuer.token()))  # before: nothing to record to
+
+reader, exporter = InMemoryMetricReader(), InMemorySpanExporter()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+tracer_provider = TracerProvider()
+tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(tracer_provider)
+
+async def later():
+    await asyncio.sleep(1.1)  # the tracer is looked for at most once a second
+    await validator.validate(issuer.token())
+
+asyncio.run(later())
+data = reader.get_metrics_data()
+names = sorted(m.name for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics)
+print(names)
+print([span.name for span in exporter.get_finished_spans()])
+"""
+
+
+def test_an_sdk_configured_after_the_validator_is_built_gets_its_telemetry() -> None:
+    result = run_python(CONFIGURED_LATER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['aad_guard.authentication.duration', 'aad_guard.keys.age', 'aad_guard.token_cache.size']",
+        "['aad_guard.validate']",
+    ]
