@@ -7,6 +7,7 @@ describes: valid, invalid, cached and refused tokens, a key id miss, an outage a
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,12 +196,17 @@ async def test_a_cached_token_that_expired_is_refused_and_counted(
 
 
 async def test_without_a_token_cache_no_cache_attribute(
-    issuer: LocalIssuer, make_validator: MakeValidator, otel: Collected
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    otel: Collected,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     validator = make_validator(telemetry=otel.telemetry(), max_cached_tokens=0)
     await validator.validate(issuer.token())
     (point,) = authentications(otel)
     assert "aad_guard.token_cache.result" not in point.attributes
+    assert "aad_guard.token_cache.size" not in otel.metrics()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 # -- through the middleware: refusals and requirements ------------------------------------

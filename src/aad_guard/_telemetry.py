@@ -355,9 +355,12 @@ class Telemetry:
             self._instruments.key_sources.add(source)
 
     def watch_cache(self, cache: object, attributes: Mapping[str, str]) -> object:
-        """Report `len(cache)` while the returned holder lives (the caller keeps it)."""
+        """Report `len(cache)` while the returned holder lives (the caller keeps it).
+
+        A validator without a cache (`cache` is `None`) reports no size.
+        """
         holder = _SizedSource(cache, attributes)
-        if self._instruments is not None:
+        if self._instruments is not None and cache is not None:
             self._instruments.caches.add(holder)
         return holder
 
