@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from starlette.types import Scope
 
@@ -131,7 +131,7 @@ class _Instruments:
 class _SizedSource:
     """A token cache, seen by the size instrument (weakly, through this holder)."""
 
-    def __init__(self, sized: Any, attributes: Mapping[str, str]) -> None:
+    def __init__(self, sized: Sized, attributes: Mapping[str, str]) -> None:
         self.sized = sized
         self.attributes = dict(attributes)
 
@@ -354,14 +354,15 @@ class Telemetry:
         if self._instruments is not None:
             self._instruments.key_sources.add(source)
 
-    def watch_cache(self, cache: object, attributes: Mapping[str, str]) -> object:
+    def watch_cache(self, cache: Sized | None, attributes: Mapping[str, str]) -> object | None:
         """Report `len(cache)` while the returned holder lives (the caller keeps it).
 
         A validator without a cache (`cache` is `None`) reports no size.
         """
+        if self._instruments is None or cache is None:
+            return None
         holder = _SizedSource(cache, attributes)
-        if self._instruments is not None and cache is not None:
-            self._instruments.caches.add(holder)
+        self._instruments.caches.add(holder)
         return holder
 
 
