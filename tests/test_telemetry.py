@@ -29,7 +29,7 @@ from starlette.routing import Route
 from aad_guard import AADGuardMiddleware, Telemetry, TokenValidator, requires
 from aad_guard._telemetry import record_authorization
 from aad_guard.errors import KeysUnavailableError, TokenError
-from aad_guard.testing import LocalIssuer
+from aad_guard.testing import Fault, LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import bearer, decoded, run_python
 
@@ -222,9 +222,14 @@ async def admin(request: Request) -> PlainTextResponse:
     return PlainTextResponse("admin")
 
 
+@requires("Tasks.Write", roles=["Tasks.Admin"])
+async def either(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("either")
+
+
 @pytest.fixture
 async def client(validator: TokenValidator) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette(routes=[Route("/read", read), Route("/admin", admin)])
+    app = Starlette(routes=[Route("/read", read), Route("/admin", admin), Route("/either", either)])
     guarded = AADGuardMiddleware(app, validator=validator, required=False)
     transport = httpx.ASGITransport(app=guarded)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
@@ -273,6 +278,7 @@ async def test_authorization_attempts_by_requirement_kind_and_result(
     assert (await client.get("/read", headers=reader)).status_code == 200
     assert (await client.get("/admin", headers=reader)).status_code == 403
     assert (await client.get("/read")).status_code == 401
+    assert (await client.get("/either", headers=reader)).status_code == 403
 
     unit, points = otel.metrics()["aad_guard.authorization.attempts"]
     assert unit == "{request}"
@@ -288,6 +294,7 @@ async def test_authorization_attempts_by_requirement_kind_and_result(
         ("roles", "failure", "insufficient_scope", 1),
         ("scopes", "failure", "missing_token", 1),
         ("scopes", "success", "", 1),
+        ("scopes_or_roles", "failure", "insufficient_scope", 1),
     ]
 
 
@@ -377,6 +384,31 @@ async def test_no_keys_at_all_is_a_failure_of_the_fetch_and_the_validation(
     assert fetches(otel) == [("cold", "failure", "503", 1)]
     (point,) = authentications(otel)
     assert point.attributes["error.type"] == "keys_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_type"),
+    [
+        ("huge", "body_too_large"),
+        ("not_json", "invalid_document"),
+        ("wrong_issuer", "invalid_document"),
+        ("slow", "timeout"),
+        ("down", "transport_error"),
+    ],
+)
+async def test_a_failed_fetch_says_how_it_failed(
+    issuer: LocalIssuer,
+    make_validator: MakeValidator,
+    otel: Collected,
+    fault: Fault,
+    error_type: str,
+) -> None:
+    issuer.simulate(fault, delay=1.0)
+    validator = make_validator(telemetry=otel.telemetry(), fetch_timeout=0.05)
+    with pytest.raises(KeysUnavailableError):
+        await validator.warm()
+    assert fetches(otel) == [("cold", "failure", error_type, 1)]
+    assert validator.status().last_fetch_error == error_type
 
 
 async def test_token_cache_size(

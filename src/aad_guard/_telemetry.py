@@ -6,7 +6,8 @@ API but no SDK, the API's own proxies drop everything until one is configured.
 
 What is recorded: reason codes, token versions, cache hits, fetch reasons and host names.
 Never a token, a claim value or an error message (messages quote claims); the caller's
-object id and tenant id only when a `Telemetry` is told to (docs/operations.md, the table).
+object id and tenant id only when a `Telemetry` is told to (docs/design.md, rule 26;
+docs/operations.md has the table).
 """
 
 from __future__ import annotations
