@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SOURCES := src tests bench examples tools
 
-.PHONY: test test-oldest lint typecheck pytest bench demo clean
+.PHONY: test test-oldest lint typecheck pytest bench bench-otel demo clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -44,6 +44,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PYTHON) -m bench
+
+# OpenTelemetry's overhead (absent, unconfigured, configured), and docs/operations.png drawn
+# from a key rollover and an outage on a simulated clock.
+bench-otel: $(BENCH_STAMP)
+	$(PYTHON) -m bench.telemetry
+	$(PYTHON) -m bench.timeline
 
 # The example API against a local issuer on loopback: no tenant, no network.
 demo: $(STAMP)
