@@ -20,6 +20,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -505,15 +506,43 @@ async def test_user_and_tenant_ids_only_when_opted_in(
 
 
 async def test_telemetry_turned_off_records_nothing(
-    issuer: LocalIssuer, make_validator: MakeValidator, otel: Collected
+    issuer: LocalIssuer, make_validator: MakeValidator, otel: Collected, clock: FakeClock
 ) -> None:
     telemetry = Telemetry(
         meter_provider=otel.meter_provider, tracer_provider=otel.tracer_provider, enabled=False
     )
     assert not telemetry.enabled
-    await make_validator(telemetry=telemetry).validate(issuer.token())
+    validator = make_validator(telemetry=telemetry)
+    token = issuer.token(lifetime=86400)
+    await validator.validate(token)
+    issuer.simulate("down")
+    clock.advance(4000)
+    await validator.validate(token)
+    await anyio.wait_all_tasks_blocked()
+    await validator.validate(token)  # on stale keys
+    assert validator.status().last_fetch == "failure"
     assert otel.metrics() == {}
     assert otel.spans() == []
+
+
+async def test_unsampled_requests_get_metrics_and_no_spans(
+    issuer: LocalIssuer, make_validator: MakeValidator, otel: Collected
+) -> None:
+    unsampled = TracerProvider(sampler=ALWAYS_OFF)
+    unsampled.add_span_processor(SimpleSpanProcessor(otel.exporter))
+    telemetry = Telemetry(meter_provider=otel.meter_provider, tracer_provider=unsampled)
+    await make_validator(telemetry=telemetry).validate(issuer.token())
+    assert len(authentications(otel)) == 1
+    assert otel.spans() == []
+
+
+async def test_a_caller_without_object_id_or_subject_has_no_user_id(
+    issuer: LocalIssuer, make_validator: MakeValidator, otel: Collected
+) -> None:
+    validator = make_validator(telemetry=otel.telemetry(record_user_id=True))
+    await validator.validate(issuer.token(remove=["oid", "sub"]))
+    (span,) = otel.spans("aad_guard.validate")
+    assert "user.id" not in (span.attributes or {})
 
 
 def test_telemetry_must_be_a_telemetry() -> None:

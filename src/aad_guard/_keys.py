@@ -363,7 +363,6 @@ class KeyStore:
 
     async def _run_fetch(self, flight: _Flight, reason: FetchReason) -> None:
         started = time.time_ns()
-        snapshot: KeySnapshot | None = None
         error: FetchError | None = None
         try:
             with self._telemetry.fetch_span(reason, self._attributes):
@@ -374,13 +373,13 @@ class KeyStore:
                 except Exception as exc:  # a bug must not kill the event loop's system nursery
                     logger.exception("aad_guard key fetch failed unexpectedly")
                     error = FetchError(type(exc).__name__, kind="_OTHER")
+                else:
+                    self._take(snapshot)
                 self._telemetry.fetched(
                     started, reason, self._attributes, None if error is None else error.kind
                 )
             if error is not None:
                 self._record_failure(error)
-            elif snapshot is not None:
-                self._take(snapshot)
         finally:
             self._last_fetch_end = self._clock()
             self._flight = None
