@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Unpack, overload
 
-import anyio
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -23,10 +21,10 @@ from ._exclusions import Exclusions
 from ._principal import Principal
 from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
+from ._warm_up import check_warm_up, warming
 from .errors import (
     AADGuardError,
     DuplicateAuthorizationError,
-    KeysUnavailableError,
     MalformedAuthorizationError,
     MissingTokenError,
     TokenError,
@@ -119,7 +117,7 @@ class AADGuardMiddleware:
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
             _check_realm(realm)
-            _check_warm_up(warm_up, require_keys_at_startup)
+            check_warm_up(warm_up, require_keys_at_startup)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
                 check_signature(
@@ -143,7 +141,8 @@ class AADGuardMiddleware:
             await self._refuse_to_start(scope, receive, send, self._configuration_error)
             return
         if scope["type"] == "lifespan":
-            await self.app(scope, self._closing_at_shutdown(receive), self._warming(send))
+            startup = warming(send, self.validator, self._warm_up, self._require_keys)
+            await self.app(scope, self._closing_at_shutdown(receive), startup)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -323,41 +322,6 @@ class AADGuardMiddleware:
         response = Response(_MISCONFIGURED_BODY, 503, media_type="application/json")
         await response(scope, receive, send)
 
-    def _warming(self, send: Send) -> Send:
-        """`send`, warming the validator's keys before the app's startup is reported."""
-        if self._warm_up is None:
-            return send
-
-        async def send_after_warm_up(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                failure = await self._warm()
-                if failure is not None:
-                    message = {"type": "lifespan.startup.failed", "message": failure}
-            await send(message)
-
-        return send_after_warm_up
-
-    async def _warm(self) -> str | None:
-        """Fetch keys for at most `warm_up` s; the reason startup must fail, if it must."""
-        timeout = self._warm_up
-        problem = f"no answer within {timeout} s"
-        with anyio.move_on_after(timeout):
-            try:
-                await self.validator.warm()
-            except KeysUnavailableError as error:
-                problem = str(error)
-        status = self.validator.status()
-        if status.ready:
-            logger.info("aad_guard fetched signing keys at startup (%d keys)", status.keys)
-            return None
-        message = f"aad_guard has no signing keys at startup: {problem}"
-        extra = {"aad_guard_reason": "keys_unavailable", "aad_guard_fetch": status.last_fetch}
-        if self._require_keys:
-            logger.error("%s; startup fails (require_keys_at_startup)", message, extra=extra)
-            return message
-        logger.warning("%s; serving anyway, requests will fetch", message, extra=extra)
-        return None
-
     def _closing_at_shutdown(self, receive: Receive) -> Receive:
         async def receive_and_close() -> Message:
             message = await receive()
@@ -422,17 +386,6 @@ async def _refuse_websocket(
         return
     # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
     await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
-
-
-def _check_warm_up(warm_up: object, require_keys: object) -> None:
-    if warm_up is None:
-        if require_keys:
-            raise ValueError("require_keys_at_startup needs warm_up=, the seconds to wait")
-        return
-    if isinstance(warm_up, bool) or not isinstance(warm_up, int | float):
-        raise TypeError(f"warm_up must be a number of seconds, not {warm_up!r}")
-    if not math.isfinite(warm_up) or warm_up <= 0:
-        raise ValueError(f"warm_up must be a positive finite number of seconds, not {warm_up!r}")
 
 
 def _check_realm(realm: object) -> None:

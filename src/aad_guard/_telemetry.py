@@ -12,17 +12,17 @@ docs/operations.md has the table).
 
 from __future__ import annotations
 
-import contextlib
 import time
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sized
+from collections.abc import Mapping, Sized
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Final, Literal
 
 from starlette.types import Scope
 
+from ._instruments import Instruments, KeySource, SizedSource, instruments_of
+
 if TYPE_CHECKING:
-    from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
+    from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
     from ._principal import Principal
@@ -42,99 +42,6 @@ SCOPE_KEY: Final = "aad_guard.telemetry"
 
 FetchReason = Literal["cold", "refresh", "unknown_kid", "retry"]
 AuthenticationResult = Literal["success", "failure", "none"]
-
-# Seconds. A cached token takes microseconds, a fresh one a fraction of a millisecond, a
-# request that waits for a cold fetch up to the fetch timeout.
-_AUTHENTICATION_BUCKETS: Final = (
-    0.000_005, 0.00001, 0.000_025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
-# The buckets the HTTP semantic conventions advise for request durations.
-_FETCH_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
-
-
-class KeySource:
-    """What a key store shows the key-age gauge: its age now, and its attributes.
-
-    Args:
-        age: Seconds since the key set being served was fetched; `None` before the first.
-        attributes: `server.address` and `aad_guard.tenant` of the store.
-    """
-
-    def __init__(self, age: Callable[[], float | None], attributes: Mapping[str, str]) -> None:
-        self.age = age
-        self.attributes = dict(attributes)
-
-
-class _Instruments:
-    """The instruments of one meter, and the sources its observable instruments read.
-
-    The SDK keeps only the first registration of an instrument name on a meter, callbacks
-    included; so one `_Instruments` per meter provider serves every validator, and its
-    callbacks read the sources (held weakly: a closed validator drops out) of all of them.
-    """
-
-    def __init__(self, meter: Meter) -> None:
-        self.key_sources: weakref.WeakSet[KeySource] = weakref.WeakSet()
-        self.caches: weakref.WeakSet[_SizedSource] = weakref.WeakSet()
-        self.authentication = meter.create_histogram(
-            "aad_guard.authentication.duration",
-            unit="s",
-            description="Time to authenticate a request's bearer token.",
-            explicit_bucket_boundaries_advisory=list(_AUTHENTICATION_BUCKETS),
-        )
-        self.authorization = meter.create_counter(
-            "aad_guard.authorization.attempts",
-            unit="{request}",
-            description="Route requirements checked against a caller.",
-        )
-        self.fetch = meter.create_histogram(
-            "aad_guard.keys.fetch.duration",
-            unit="s",
-            description="Time to fetch the OpenID metadata and the JWKS, together.",
-            explicit_bucket_boundaries_advisory=list(_FETCH_BUCKETS),
-        )
-        self.stale = meter.create_counter(
-            "aad_guard.keys.stale_validations",
-            unit="{validation}",
-            description="Tokens checked with a key set kept because its refresh failed.",
-        )
-        meter.create_observable_gauge(
-            "aad_guard.keys.age",
-            callbacks=[self._observe_key_age],
-            unit="s",
-            description="Age of the key set being served.",
-        )
-        meter.create_observable_up_down_counter(
-            "aad_guard.token_cache.size",
-            callbacks=[self._observe_cache_size],
-            unit="{token}",
-            description="Verified tokens held in the token cache.",
-        )
-
-    def _observe_key_age(self, options: CallbackOptions) -> Iterator[Observation]:
-        from opentelemetry.metrics import Observation
-
-        for source in list(self.key_sources):
-            age = source.age()
-            if age is not None:
-                yield Observation(age, source.attributes)
-
-    def _observe_cache_size(self, options: CallbackOptions) -> Iterator[Observation]:
-        from opentelemetry.metrics import Observation
-
-        for cache in list(self.caches):
-            yield Observation(len(cache.sized), cache.attributes)
-
-
-class _SizedSource:
-    """A token cache, seen by the size instrument (weakly, through this holder)."""
-
-    def __init__(self, sized: Sized, attributes: Mapping[str, str]) -> None:
-        self.sized = sized
-        self.attributes = dict(attributes)
 
 
 class Telemetry:
@@ -168,7 +75,7 @@ class Telemetry:
     ) -> None:
         self.record_user_id = bool(record_user_id)
         self.record_tenant_id = bool(record_tenant_id)
-        self._instruments: _Instruments | None = None
+        self._instruments: Instruments | None = None
         self._tracer: Tracer | None = None
         self._tracer_provider = tracer_provider
         self._next_tracer_check_ns = 0
@@ -184,7 +91,7 @@ class Telemetry:
 
         self._version = __version__
         provider = meter_provider or metrics.get_meter_provider()
-        self._instruments = _instruments_of(provider, provider.get_meter(NAME, __version__))
+        self._instruments = instruments_of(provider, provider.get_meter(NAME, __version__))
         self._current_tracer(time.time_ns())
 
     def _current_tracer(self, now_ns: int) -> Tracer | None:
@@ -362,7 +269,7 @@ class Telemetry:
         """
         if self._instruments is None or cache is None:
             return None
-        holder = _SizedSource(cache, attributes)
+        holder = SizedSource(cache, attributes)
         self._instruments.caches.add(holder)
         return holder
 
@@ -384,22 +291,6 @@ def _authentication_attributes(
     if tenant_id is not None:
         attributes["aad_guard.tenant.id"] = tenant_id
     return attributes
-
-
-def _instruments_of(provider: object, meter: Meter) -> _Instruments:
-    """The one `_Instruments` of `provider`, kept on the provider object.
-
-    A provider hands out one meter per name and version, and an SDK meter ignores a second
-    registration of an instrument name (its callbacks too): so the instruments and the
-    sources they read are kept with the provider, and live as long as it does.
-    """
-    existing = getattr(provider, "_aad_guard_instruments", None)
-    if isinstance(existing, _Instruments):
-        return existing
-    instruments = _Instruments(meter)
-    with contextlib.suppress(AttributeError):  # a provider with slots: one set per validator
-        provider._aad_guard_instruments = instruments  # type: ignore[attr-defined]
-    return instruments
 
 
 def record_authorization(
