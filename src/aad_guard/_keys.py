@@ -1,6 +1,7 @@
 """The key store: OpenID metadata and JWKS, cached with single flight, refresh and cooldown.
 
-One store serves one configuration (authority + tenant). Its rules (docs/design.md, rules 8-15):
+One store serves one configuration (authority + tenant). Its rules (docs/design.md, rules 8-14;
+the JWKS's keys, rule 15, are `_jwks`'s):
 every fetch runs once for all callers and outside any request; the last good key set keeps
 serving through failures for up to `max_stale`; a failed fetch never replaces good data;
 retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown`.
@@ -8,168 +9,44 @@ retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final, Literal
+from collections.abc import Callable
 from urllib.parse import quote
 
 import anyio
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ._background import spawn
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
-from ._jose import KeyRef, b64url_decode
+from ._jwks import RSA_ALGORITHMS, KeySnapshot, SigningKey, parse_jwks
+from ._key_status import KeyStatus
 from ._policy import IssuerTemplate
 from ._telemetry import FetchReason, KeySource, Telemetry
+from ._tenant import Tenant
 from .errors import KeysUnavailableError
 
-__all__ = ["KeySnapshot", "KeyStatus", "KeyStore", "SigningKey", "parse_jwks"]
+__all__ = ["RSA_ALGORITHMS", "KeySnapshot", "KeyStatus", "KeyStore", "SigningKey", "parse_jwks"]
 
 logger = logging.getLogger("aad_guard")
 
-MIN_RSA_BITS: Final = 2048
 _FIRST_RETRY = 1.0
 _MAX_RETRY = 300.0
-_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    """A usable RSA signing key from the JWKS, with the issuer it is bound to (if any)."""
-
-    kid: str
-    x5t: str | None
-    issuer: str | None
-    algorithm: str | None
-    public_key: RSAPublicKey
-
-
-@dataclass(frozen=True, slots=True)
-class KeySnapshot:
-    """One good, validated fetch: issuer templates and keys, taken together."""
-
-    issuer_v2: IssuerTemplate
-    issuer_v1: IssuerTemplate | None
-    keys: Mapping[str, SigningKey]
-    keys_by_x5t: Mapping[str, SigningKey]
-    fetched_at: float
-
-    def find(self, ref: KeyRef) -> SigningKey | None:
-        """The key a token names: by exact `kid`, or by `x5t` for old v1 tokens without one."""
-        if ref.kid is not None:
-            return self.keys.get(ref.kid)
-        return self.keys_by_x5t.get(ref.value) or self.keys.get(ref.value)
-
-
-def _modulus_bits(n: object) -> int:
-    """The size of an RSA modulus in JWK form; 0 if it is not one."""
-    try:
-        return int.from_bytes(b64url_decode(n), "big").bit_length() if isinstance(n, str) else 0
-    except ValueError:
-        return 0
-
-
-def _signing_key(jwk: object) -> SigningKey | None:
-    """A JWK as a `SigningKey`, or `None` if it must not verify tokens (rule 15)."""
-    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
-        return None
-    kid, x5t, use = jwk.get("kid"), jwk.get("x5t"), jwk.get("use", "sig")
-    issuer, algorithm, key_ops = jwk.get("issuer"), jwk.get("alg"), jwk.get("key_ops")
-    if not isinstance(kid, str) or not kid or use != "sig":
-        return None
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return None
-    if algorithm is not None and algorithm not in _RSA_ALGORITHMS:
-        return None
-    if not (issuer is None or isinstance(issuer, str)) or not (x5t is None or isinstance(x5t, str)):
-        return None
-    if _modulus_bits(jwk.get("n")) < MIN_RSA_BITS:
-        return None
-    try:
-        # PyJWK parses the JWK; its errors quote the whole key, so they are not passed on.
-        key = jwt.PyJWK(jwk, algorithm="RS256").key
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    if not isinstance(key, RSAPublicKey):
-        return None
-    return SigningKey(kid, x5t, issuer, algorithm, key)
-
-
-def parse_jwks(
-    document: Mapping[str, object],
-) -> tuple[dict[str, SigningKey], dict[str, SigningKey]]:
-    """The usable signing keys of a JWKS, by `kid` and by `x5t`.
-
-    A `kid` that two keys share names no key: both are dropped.
-
-    Raises:
-        ValueError: no usable signing key at all.
-    """
-    entries = document.get("keys")
-    if not isinstance(entries, list):
-        raise ValueError("the JWKS has no 'keys' list")
-    by_kid: dict[str, SigningKey] = {}
-    ambiguous: set[str] = set()
-    for entry in entries:
-        key = _signing_key(entry)
-        if key is None:
-            continue
-        if key.kid in by_kid:
-            ambiguous.add(key.kid)
-        by_kid[key.kid] = key
-    for kid in ambiguous:
-        del by_kid[kid]
-    if not by_kid:
-        raise ValueError("the JWKS has no usable RSA signing key")
-    by_x5t = {key.x5t: key for key in by_kid.values() if key.x5t is not None}
-    return by_kid, by_x5t
-
-
-@dataclass(frozen=True, slots=True)
-class KeyStatus:
-    """What a readiness probe asks of a validator's keys.
-
-    Attributes:
-        ready: Whether a token can be validated now without waiting for a fetch: a key
-            set is cached and younger than `max_stale`.
-        key_age: Seconds since the key set being served was fetched; `None` before any.
-        keys: How many signing keys that key set holds (0 before any).
-        last_fetch: `"success"` or `"failure"` of the latest fetch; `None` before any.
-        last_fetch_error: How the latest fetch failed (`timeout`, `"503"`, ...), if it did.
-        refreshing: Whether a fetch is under way now.
-    """
-
-    ready: bool
-    key_age: float | None
-    keys: int
-    last_fetch: Literal["success", "failure"] | None
-    last_fetch_error: str | None
-    refreshing: bool
-
-    def as_dict(self) -> dict[str, object]:
-        """The status as JSON-ready values, for a probe route's body."""
-        return {
-            "ready": self.ready,
-            "key_age": self.key_age,
-            "keys": self.keys,
-            "last_fetch": self.last_fetch,
-            "last_fetch_error": self.last_fetch_error,
-            "refreshing": self.refreshing,
-        }
 
 
 class _Flight:
-    """One fetch under way; everyone who needs it waits on `done`."""
+    """One fetch under way; everyone who needs it waits on `done`.
 
-    __slots__ = ("done",)
+    `task` holds the fetch's asyncio task while it runs (asyncio references tasks weakly).
+    """
+
+    __slots__ = ("done", "task")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
+        self.task: asyncio.Task[None] | None = None
 
 
 class KeyStore:
@@ -190,7 +67,7 @@ class KeyStore:
         self,
         *,
         authority: Origin,
-        tenant: str,
+        tenant: Tenant,
         accept_v1_tokens: bool,
         custom_keys_app_id: str | None,
         http_client: AsyncHTTPClient | None,
@@ -205,12 +82,12 @@ class KeyStore:
     ) -> None:
         self._origin = authority
         self._tenant = tenant
-        base = f"{authority.url}/{quote(tenant, safe='')}"
+        base = f"{authority.url}/{quote(str(tenant), safe='')}"
         self.metadata_url = f"{base}/v2.0/.well-known/openid-configuration"
         # Personal accounts get v2 tokens only; there is no v1 issuer to learn for them.
         self.metadata_url_v1 = (
             f"{base}/.well-known/openid-configuration"
-            if accept_v1_tokens and tenant != "consumers"
+            if accept_v1_tokens and tenant.has_v1_issuer
             else None
         )
         self._custom_keys_app_id = custom_keys_app_id
@@ -231,7 +108,7 @@ class KeyStore:
         self._refresh_at = 0.0
         self._last_error: str | None = None
         self._telemetry = telemetry or Telemetry(enabled=False)
-        self._attributes = {"server.address": authority.host, "aad_guard.tenant": tenant}
+        self._attributes = {"server.address": authority.host, "aad_guard.tenant": str(tenant)}
         self._key_source = KeySource(self._key_age, self._attributes)
         self._telemetry.watch_keys(self._key_source)
 
@@ -358,7 +235,7 @@ class KeyStore:
             reason = "cold"
         flight = _Flight()
         self._flight = flight
-        spawn(lambda: self._run_fetch(flight, reason))
+        flight.task = spawn(lambda: self._run_fetch(flight, reason))
         return flight
 
     async def _run_fetch(self, flight: _Flight, reason: FetchReason) -> None:

@@ -132,7 +132,7 @@ class AADGuardMiddleware:
             return
         # The OpenAPI document of the app this protects describes these settings.
         self._entra_app = EntraApp(
-            self.validator.authority, self.validator.tenant, self.validator.client_id
+            self.validator.authority, str(self.validator.tenant), self.validator.client_id
         )
         announce(app, self._entra_app)
 
