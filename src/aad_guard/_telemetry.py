@@ -193,12 +193,11 @@ class Telemetry:
         instruments = self._instruments
         if instruments is None:
             return
-        attributes = {
-            "aad_guard.authorization.requirement": requirement,
-            "aad_guard.authorization.result": "success" if error is None else "failure",
-        }
-        if error is not None:
-            attributes["error.type"] = error.reason
+        attributes = _with_outcome(
+            {"aad_guard.authorization.requirement": requirement},
+            "aad_guard.authorization.result",
+            None if error is None else error.reason,
+        )
         instruments.authorization.add(1, attributes)
 
     # -- keys ----------------------------------------------------------------------------
@@ -232,13 +231,9 @@ class Telemetry:
         instruments = self._instruments
         if instruments is None:
             return
-        recorded = {
-            **attributes,
-            "aad_guard.fetch.reason": reason,
-            "aad_guard.fetch.result": "success" if error_type is None else "failure",
-        }
-        if error_type is not None:
-            recorded["error.type"] = error_type
+        recorded = _with_outcome(
+            {**attributes, "aad_guard.fetch.reason": reason}, "aad_guard.fetch.result", error_type
+        )
         self._end_fetch_span(recorded, error_type)
         instruments.fetch.record((time.time_ns() - started_ns) / 1e9, recorded)
 
@@ -272,6 +267,16 @@ class Telemetry:
         holder = SizedSource(cache, attributes)
         self._instruments.caches.add(holder)
         return holder
+
+
+def _with_outcome(
+    attributes: dict[str, str], result: str, error_type: str | None
+) -> dict[str, str]:
+    """`attributes` with `result` (`success` or `failure`) and, on a failure, `error.type`."""
+    attributes[result] = "success" if error_type is None else "failure"
+    if error_type is not None:
+        attributes["error.type"] = error_type
+    return attributes
 
 
 def _authentication_attributes(
