@@ -141,7 +141,7 @@ async def run(requests: int = REQUESTS) -> Timeline:
         for done in range(1, requests + 1):
             clock.now += TICK
             if done in (FIRST_ROLLOVER, SECOND_ROLLOVER):
-                issuer.rotate_keys()  # published and signing at once
+                issuer.keys.rotate()  # published and signing at once
                 traffic.mint()
                 timeline.rollovers.append((clock.now - start) / 60)
             if done == OUTAGE[0]:

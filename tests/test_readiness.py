@@ -32,7 +32,7 @@ async def test_warm_fetches_once_and_reports_ready(
     assert (status.ready, status.key_age, status.keys, status.last_fetch) == (
         True,
         0,
-        len(issuer.keys),
+        len(issuer.keys.listed),
         "success",
     )
     fetched = issuer.count()
@@ -42,7 +42,7 @@ async def test_warm_fetches_once_and_reports_ready(
     assert validator.status().as_dict() == {
         "ready": True,
         "key_age": 30,
-        "keys": len(issuer.keys),
+        "keys": len(issuer.keys.listed),
         "last_fetch": "success",
         "last_fetch_error": None,
         "refreshing": False,

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from aad_guard import AADGuardMiddleware, Telemetry, TokenValidator, requires
 from aad_guard._telemetry import record_authorization
 from aad_guard.errors import KeysUnavailableError, TokenError
-from aad_guard.testing import Fault, LocalIssuer
+from aad_guard.testing import FaultKind, LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import bearer, decoded, run_python
 
@@ -334,7 +334,7 @@ async def test_an_unknown_key_id_fetches_for_it(
     issuer: LocalIssuer, validator: TokenValidator, otel: Collected, clock: FakeClock
 ) -> None:
     await validator.validate(issuer.token())
-    issuer.rotate_keys()
+    issuer.keys.rotate()
     clock.advance(60)  # past the key-miss cooldown
     await validator.validate(issuer.token())
     assert fetches(otel) == [("cold", "success", None, 1), ("unknown_kid", "success", None, 1)]
@@ -401,7 +401,7 @@ async def test_a_failed_fetch_says_how_it_failed(
     issuer: LocalIssuer,
     make_validator: MakeValidator,
     otel: Collected,
-    fault: Fault,
+    fault: FaultKind,
     error_type: str,
 ) -> None:
     issuer.simulate(fault, delay=1.0)

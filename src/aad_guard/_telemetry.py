@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sized
 from contextlib import AbstractContextManager, nullcontext
+from importlib import metadata
 from typing import TYPE_CHECKING, Final, Literal
 
 from starlette.types import Scope
@@ -87,11 +88,9 @@ class Telemetry:
             from opentelemetry import metrics
         except ImportError:  # the `otel` extra is not installed
             return
-        from . import __version__
-
-        self._version = __version__
+        self._version = _package_version()
         provider = meter_provider or metrics.get_meter_provider()
-        self._instruments = instruments_of(provider, provider.get_meter(NAME, __version__))
+        self._instruments = instruments_of(provider, provider.get_meter(NAME, self._version))
         self._current_tracer(time.time_ns())
 
     def _current_tracer(self, now_ns: int) -> Tracer | None:
@@ -267,6 +266,14 @@ class Telemetry:
         holder = SizedSource(cache, attributes)
         self._instruments.caches.add(holder)
         return holder
+
+
+def _package_version() -> str | None:
+    """The installed aad-guard's version, for the instrumentation scope (none from source)."""
+    try:
+        return metadata.version("aad-guard")
+    except metadata.PackageNotFoundError:  # pragma: no cover - the tests run it installed
+        return None
 
 
 def _with_outcome(
