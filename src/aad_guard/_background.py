@@ -27,7 +27,7 @@ def spawn(function: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         # No asyncio loop: anyio's other backend, trio, is running.
-        import trio
+        import trio  # noqa: PLC0415 (trio is optional: only a trio app has it)
 
         # The caller's context, as asyncio's tasks get: a fetch's span nests under the
         # request's span that started it.

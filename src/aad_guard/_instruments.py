@@ -87,16 +87,16 @@ class Instruments:
             description="Verified tokens held in the token cache.",
         )
 
-    def _observe_key_age(self, options: CallbackOptions) -> Iterator[Observation]:
-        from opentelemetry.metrics import Observation
+    def _observe_key_age(self, _options: CallbackOptions) -> Iterator[Observation]:
+        from opentelemetry.metrics import Observation  # noqa: PLC0415 (opentelemetry-api is an optional extra)
 
         for source in list(self.key_sources):
             age = source.age()
             if age is not None:
                 yield Observation(age, source.attributes)
 
-    def _observe_cache_size(self, options: CallbackOptions) -> Iterator[Observation]:
-        from opentelemetry.metrics import Observation
+    def _observe_cache_size(self, _options: CallbackOptions) -> Iterator[Observation]:
+        from opentelemetry.metrics import Observation  # noqa: PLC0415 (opentelemetry-api is an optional extra)
 
         for cache in list(self.caches):
             yield Observation(len(cache.sized), cache.attributes)
@@ -122,5 +122,5 @@ def instruments_of(provider: object, meter: Meter) -> Instruments:
         return existing
     instruments = Instruments(meter)
     with contextlib.suppress(AttributeError):  # a provider with slots: one set per validator
-        provider._aad_guard_instruments = instruments  # type: ignore[attr-defined]
+        provider._aad_guard_instruments = instruments  # type: ignore[attr-defined]  # noqa: SLF001 (ours)
     return instruments

@@ -141,7 +141,7 @@ class AADGuardMiddleware:
             await self._refuse_to_start(scope, receive, send, self._configuration_error)
             return
         if scope["type"] == "lifespan":
-            startup = warming(send, self.validator, self._warm_up, self._require_keys)
+            startup = warming(send, self.validator, self._warm_up, require_keys=self._require_keys)
             await self.app(scope, self._closing_at_shutdown(receive), startup)
             return
         if scope["type"] not in ("http", "websocket"):
@@ -165,7 +165,7 @@ class AADGuardMiddleware:
                     # Every token the validator accepts is a b64token, so the syntax check
                     # of RFC 6750 §2.1 runs only to tell a malformed header from a bad token.
                     if bearer_token(header) is None:
-                        raise MalformedAuthorizationError() from None
+                        raise MalformedAuthorizationError from None
                     raise
         except AADGuardError as error:
             self._log(scope, error)
@@ -213,8 +213,10 @@ class AADGuardMiddleware:
             await send(message)
 
     def _recorded_bearer_header(self, scope: Scope) -> bytes | None:
-        """`_bearer_header`, with the authentication it ends counted (the validator counts
-        those it goes on to)."""
+        """`_bearer_header`, with the authentication it ends counted.
+
+        The validator counts those it goes on to.
+        """
         started = time.time_ns()
         try:
             header = self._bearer_header(scope)
@@ -233,20 +235,20 @@ class AADGuardMiddleware:
         """
         values = [value for name, value in scope["headers"] if name == b"authorization"]
         if len(values) > 1:
-            raise DuplicateAuthorizationError()
+            raise DuplicateAuthorizationError
         raw = values[0] if values else b""
         if raw[:7].lower() == b"bearer ":
             return raw
         header = raw.decode("latin-1")
         if not header.strip():
             if self._required:
-                raise MissingTokenError()
+                raise MissingTokenError
             return None
         if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
-            raise MalformedAuthorizationError()
+            raise MalformedAuthorizationError
         # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
         if self._required:
-            raise MissingTokenError()
+            raise MissingTokenError
         return None
 
     def _log(self, scope: Scope, error: AADGuardError) -> None:

@@ -85,7 +85,7 @@ class Telemetry:
         if not enabled:
             return
         try:
-            from opentelemetry import metrics
+            from opentelemetry import metrics  # noqa: PLC0415 (opentelemetry-api is an optional extra)
         except ImportError:  # the `otel` extra is not installed
             return
         self._version = _package_version()
@@ -105,7 +105,7 @@ class Telemetry:
         if now_ns < self._next_tracer_check_ns:
             return None
         self._next_tracer_check_ns = now_ns + 1_000_000_000
-        from opentelemetry import trace
+        from opentelemetry import trace  # noqa: PLC0415 (opentelemetry-api is an optional extra)
 
         provider = self._tracer_provider or trace.get_tracer_provider()
         if type(provider) is trace.ProxyTracerProvider:
@@ -132,6 +132,8 @@ class Telemetry:
 
         Args:
             started_ns: `time.time_ns()` when it began.
+            principal: The caller, when the token was admitted.
+            error: The refusal, when it was refused.
             cache_hit: Whether the token cache answered; `None` when there is no cache.
         """
         instruments = self._instruments
@@ -152,7 +154,9 @@ class Telemetry:
         key = (result, reason, version, cache_hit, tenant_id)
         attributes = self._attribute_sets.get(key)
         if attributes is None:
-            attributes = _authentication_attributes(result, reason, version, cache_hit, tenant_id)
+            attributes = _authentication_attributes(
+                result, reason, version, cache_hit=cache_hit, tenant_id=tenant_id
+            )
             if tenant_id is None:  # one set per calling tenant would grow without bound
                 self._attribute_sets[key] = attributes
         instruments.authentication.record((ended_ns - started_ns) / 1e9, attributes)
@@ -168,7 +172,7 @@ class Telemetry:
     def _describe(
         self, span: Span, principal: Principal | None, error: AADGuardError | None
     ) -> None:
-        from opentelemetry.trace import Status, StatusCode
+        from opentelemetry.trace import Status, StatusCode  # noqa: PLC0415 (opentelemetry-api is an optional extra)
 
         if self.record_user_id and principal is not None:
             user = principal.object_id or principal.subject
@@ -238,7 +242,7 @@ class Telemetry:
 
     @staticmethod
     def _end_fetch_span(attributes: Mapping[str, str], error_type: str | None) -> None:
-        from opentelemetry import trace
+        from opentelemetry import trace  # noqa: PLC0415 (opentelemetry-api is an optional extra)
 
         span = trace.get_current_span()
         if span.is_recording():
@@ -290,6 +294,7 @@ def _authentication_attributes(
     result: str,
     reason: str | None,
     version: str | None,
+    *,
     cache_hit: bool | None,
     tenant_id: str | None,
 ) -> dict[str, str]:

@@ -40,7 +40,7 @@ def check_warm_up(warm_up: object, require_keys: object) -> None:
 
 
 def warming(
-    send: Send, validator: TokenValidator, warm_up: float | None, require_keys: bool
+    send: Send, validator: TokenValidator, warm_up: float | None, *, require_keys: bool
 ) -> Send:
     """`send`, warming `validator`'s keys before the app's startup is reported."""
     if warm_up is None:
@@ -48,7 +48,7 @@ def warming(
 
     async def send_after_warm_up(message: Message) -> None:
         if message["type"] == "lifespan.startup.complete":
-            failure = await _warm(validator, warm_up, require_keys)
+            failure = await _warm(validator, warm_up, require_keys=require_keys)
             if failure is not None:
                 message = {"type": "lifespan.startup.failed", "message": failure}
         await send(message)
@@ -56,10 +56,10 @@ def warming(
     return send_after_warm_up
 
 
-async def _warm(validator: TokenValidator, timeout: float, require_keys: bool) -> str | None:
-    """Fetch keys for at most `timeout` s; the reason startup must fail, if it must."""
-    problem = f"no answer within {timeout} s"
-    with anyio.move_on_after(timeout):
+async def _warm(validator: TokenValidator, seconds: float, *, require_keys: bool) -> str | None:
+    """Fetch keys for at most `seconds`; the reason startup must fail, if it must."""
+    problem = f"no answer within {seconds} s"
+    with anyio.move_on_after(seconds):
         try:
             await validator.warm()
         except KeysUnavailableError as error:
