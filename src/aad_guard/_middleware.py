@@ -213,10 +213,7 @@ class AADGuardMiddleware:
             await send(message)
 
     def _recorded_bearer_header(self, scope: Scope) -> bytes | None:
-        """`_bearer_header`, with the authentication it ends counted.
-
-        The validator counts those it goes on to.
-        """
+        """`_bearer_header`, counting the authentications it ends (the validator the rest)."""
         started = time.time_ns()
         try:
             header = self._bearer_header(scope)
