@@ -3,12 +3,14 @@
 from typing import TYPE_CHECKING
 
 from ._auth_context import AuthContext
+from ._key_status import KeyStatus
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._redis_revocation import RedisRevocationStore
 from ._requires import requires, requires_auth_context
 from ._revocation import InMemoryRevocationStore, RevocationStore
 from ._shared_keys import SharedKeyCache
+from ._telemetry import Telemetry
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
@@ -28,11 +30,13 @@ __all__ = [
     "AuthContext",
     "InMemoryRevocationStore",
     "InsufficientScopeError",
+    "KeyStatus",
     "KeysUnavailableError",
     "Principal",
     "RedisRevocationStore",
     "RevocationStore",
     "SharedKeyCache",
+    "Telemetry",
     "TokenError",
     "TokenValidator",
     "current_principal",
@@ -52,10 +56,12 @@ for _exported in (
     AADGuardMiddleware,
     AuthContext,
     InMemoryRevocationStore,
+    KeyStatus,
     Principal,
     RedisRevocationStore,
     RevocationStore,
     SharedKeyCache,
+    Telemetry,
     TokenValidator,
     requires,
     requires_auth_context,

@@ -19,6 +19,7 @@ from ._keys import RSA_ALGORITHMS
 from ._policy import TenantPolicy, normalize_tenant_ids
 from ._revocation import FailureMode, RevocationStore
 from ._shared_keys import SharedKeyCache
+from ._telemetry import Telemetry
 from ._tenant import Tenant
 
 __all__ = ["ValidatorOptions", "ValidatorSettings", "default_audiences"]
@@ -60,6 +61,7 @@ class ValidatorOptions(TypedDict, total=False):
     revocation_store: RevocationStore | None
     on_revocation_failure: FailureMode
     revocation_timeout: float
+    telemetry: Telemetry | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +98,7 @@ class ValidatorSettings:
     revocation_store: RevocationStore | None
     on_revocation_failure: FailureMode
     revocation_timeout: float
+    telemetry: Telemetry
 
     @classmethod
     def parse(cls, **options: Unpack[ValidatorOptions]) -> "ValidatorSettings":
@@ -161,6 +164,9 @@ class ValidatorSettings:
                 f"max_stale ({max_stale!r} s) must be at least refresh_interval "
                 f"({refresh_interval!r} s), or keys expire before they are refreshed"
             )
+        telemetry = options.get("telemetry")
+        if telemetry is not None and not isinstance(telemetry, Telemetry):
+            raise TypeError(f"telemetry must be an aad_guard.Telemetry, not {telemetry!r}")
         cache_entries = _size("max_cached_tokens", options.get("max_cached_tokens", 16384))
         cache_bytes = _limit(
             "max_token_cache_bytes", options.get("max_token_cache_bytes", 80 * 1024 * 1024)
@@ -208,6 +214,7 @@ class ValidatorSettings:
             revocation_timeout=_duration(
                 "revocation_timeout", options.get("revocation_timeout", 0.5), positive=True
             ),
+            telemetry=telemetry or Telemetry(),
         )
 
     def now(self) -> float:
