@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._requires import requires
+from ._resource import ProtectedResource
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
@@ -25,6 +26,7 @@ __all__ = [
     "InsufficientScopeError",
     "KeysUnavailableError",
     "Principal",
+    "ProtectedResource",
     "TokenError",
     "TokenValidator",
     "current_principal",

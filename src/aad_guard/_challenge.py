@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from ._app_id_uri import AppIdUri
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError
 
 __all__ = ["error_body", "error_headers", "quoted", "www_authenticate"]
@@ -22,8 +23,12 @@ def www_authenticate(
     error: str | None = None,
     description: str | None = None,
     scopes: Iterable[str] = (),
+    resource_metadata: str | None = None,
 ) -> str:
-    """A `Bearer` challenge (RFC 6750 §3); with no error for a request that sent no token."""
+    """A `Bearer` challenge (RFC 6750 §3); with no error for a request that sent no token.
+
+    `resource_metadata` is the URL of the RFC 9728 metadata (§5.1), sent with every status.
+    """
     params = []
     if realm is not None:
         params.append(f"realm={quoted(realm)}")
@@ -34,19 +39,35 @@ def www_authenticate(
     scope = " ".join(scopes)
     if scope:
         params.append(f"scope={quoted(scope)}")
+    if resource_metadata is not None:
+        params.append(f"resource_metadata={quoted(resource_metadata)}")
     return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
-def error_headers(error: AADGuardError, *, realm: str | None = None) -> dict[str, str]:
-    """The headers that go with `error`'s status: a challenge, or `Retry-After` for a 503."""
+def error_headers(
+    error: AADGuardError,
+    *,
+    realm: str | None = None,
+    resource_metadata: str | None = None,
+    scope_forms: AppIdUri | None = None,
+) -> dict[str, str]:
+    """The headers that go with `error`'s status: a challenge, or `Retry-After` for a 503.
+
+    With `scope_forms` the challenge names scopes in the full form a client requests.
+    """
     if isinstance(error, KeysUnavailableError):
         return {"Retry-After": str(error.retry_after)}
     scopes: tuple[str, ...] = ()
     if isinstance(error, InsufficientScopeError):
-        scopes = error.scopes + error.roles
+        named = error.scopes if scope_forms is None else tuple(map(scope_forms.full, error.scopes))
+        scopes = named + error.roles
     description = error.description if error.error is not None else None
     challenge = www_authenticate(
-        realm=realm, error=error.error, description=description, scopes=scopes
+        realm=realm,
+        error=error.error,
+        description=description,
+        scopes=scopes,
+        resource_metadata=resource_metadata,
     )
     return {"WWW-Authenticate": challenge}
 

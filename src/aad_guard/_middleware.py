@@ -18,6 +18,7 @@ from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
+from ._resource import ProtectedResource, ResourceDocuments, serve_document
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
     AADGuardError,
@@ -68,6 +69,12 @@ class AADGuardMiddleware:
         realm: The `realm` of the challenges, if any.
         on_error: `(connection, error) -> Response`, sync or async, to answer refusals
             yourself (HTTP only).
+        resource: The API's RFC 9728 resource identifier (`https://host/mcp`), or a
+            `ProtectedResource` with more to say: its metadata is then served, without a
+            token, at `/.well-known/oauth-protected-resource[/path]`, and every challenge
+            for a request under it carries `resource_metadata=` and full-form scopes.
+            Tokens addressed to its App ID URI join the accepted audiences unless
+            `audiences` is given (docs/mcp.md).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -87,6 +94,7 @@ class AADGuardMiddleware:
         required: bool = True,
         realm: str | None = None,
         on_error: ErrorHandler | None = None,
+        resource: str | ProtectedResource | None = None,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
@@ -112,13 +120,29 @@ class AADGuardMiddleware:
                     parameters=("connection", "error"),
                     returns="Response, sync or async",
                 )
+            self._resource = _resource_of(resource)
+            if self._resource is not None and validator is None:
+                _add_audience(validator_options, self._resource.scope_forms.value)
             self.validator = validator or TokenValidator(**validator_options)
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
+        self._documents = (
+            None
+            if self._resource is None
+            else ResourceDocuments.build(
+                self._resource,
+                scopes=self._resource.scopes,
+                entra_authority=self.validator.authority,
+                entra_tenant=self.validator.tenant,
+            )
+        )
         # The OpenAPI document of the app this protects describes these settings.
         self._entra_app = EntraApp(
-            self.validator.authority, self.validator.tenant, self.validator.client_id
+            self.validator.authority,
+            self.validator.tenant,
+            self.validator.client_id,
+            None if self._resource is None else self._resource.scope_forms,
         )
         announce(app, self._entra_app)
 
@@ -133,6 +157,10 @@ class AADGuardMiddleware:
             await self.app(scope, receive, send)
             return
         announce(scope.get("app"), self._entra_app)  # the app that added this middleware
+        if self._documents is not None and await serve_document(
+            self._documents, scope, receive, send
+        ):
+            return
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
@@ -244,7 +272,15 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        headers = error_headers(error, realm=self._realm)
+        resource = self._resource
+        headers = error_headers(
+            error,
+            realm=self._realm,
+            resource_metadata=resource.metadata_url
+            if resource is not None and resource.covers(scope["path"])
+            else None,
+            scope_forms=None if resource is None else resource.scope_forms,
+        )
         body = error_body(error)
         if scope["type"] == "websocket":
             await _refuse_websocket(scope, send, error.status_code, headers, body)
@@ -357,6 +393,20 @@ async def _refuse_websocket(
         return
     # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
     await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
+
+
+def _resource_of(resource: object) -> ProtectedResource | None:
+    if resource is None or isinstance(resource, ProtectedResource):
+        return resource
+    if not isinstance(resource, str):
+        raise TypeError(f"resource must be a URL or a ProtectedResource, not {resource!r}")
+    return ProtectedResource(resource)
+
+
+def _add_audience(options: ValidatorOptions, app_id_uri: str) -> None:
+    """A v1 token for the App ID URI has it as its `aud`: accept it, unless told otherwise."""
+    if options.get("audiences") is None and isinstance(client_id := options.get("client_id"), str):
+        options["audiences"] = (client_id, f"api://{client_id}", app_id_uri)
 
 
 def _check_realm(realm: object) -> None:

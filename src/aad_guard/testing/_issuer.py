@@ -132,6 +132,9 @@ class LocalIssuer:
         self._fault: _FaultState | None = None
         self.transport = httpx.MockTransport(self.handle)
         self.signin = SignIn(self, code_lifetime=code_lifetime, token_lifetime=token_lifetime)
+        # The API's App ID URIs besides `api://<client_id>` (Entra's `identifierUris`), such
+        # as an MCP server's resource URL: scopes may start with them, `resource` may be one.
+        self.identifier_uris: list[str] = []
 
     # -- sign-in ---------------------------------------------------------------------------
 

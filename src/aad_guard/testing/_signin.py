@@ -23,6 +23,7 @@ from ._device import DeviceAuthorizations
 from ._grants import AuthorizationRequest, Grant
 from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
 from ._page import device_code_page, error_page, notice_page, sign_in_page
+from ._resource_indicator import check_resource_indicator
 from ._scopes import delegated_scopes
 from ._token import TokenEndpoint, unknown_client
 
@@ -277,7 +278,10 @@ class SignIn:
                 90023,
                 "prompt must be login, none, consent or select_account.",
             )
-        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        scopes, oidc = delegated_scopes(
+            params.get("scope"), self.issuer.client_id, identifier_uris=self.issuer.identifier_uris
+        )
+        check_resource_indicator(params, self.issuer.client_id, self.issuer.identifier_uris)
         return AuthorizationRequest(
             client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
         )

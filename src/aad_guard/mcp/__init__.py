@@ -1,0 +1,39 @@
+"""Protect MCP servers with Entra ID: per-tool requirements and the MCP SDK adapter.
+
+`needs` and `MCPRequirements` work with any ASGI MCP server behind `AADGuardMiddleware`;
+the SDK adapter (`protect`, `principal`, `EntraTokenVerifier`) needs the `mcp` extra
+(`pip install 'aad-guard[mcp]'`) and imports the SDK on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._gate import MCPRequirements, needs
+
+if TYPE_CHECKING:
+    from ._sdk import EntraTokenVerifier, EntraUser, access_token, principal, protect
+
+__all__ = [
+    "EntraTokenVerifier",
+    "EntraUser",
+    "MCPRequirements",
+    "access_token",
+    "needs",
+    "principal",
+    "protect",
+]
+
+_SDK_NAMES = frozenset({"EntraTokenVerifier", "EntraUser", "access_token", "principal", "protect"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _SDK_NAMES:
+        try:
+            from . import _sdk
+        except ImportError as exc:  # pragma: no cover - the test environment has the SDK
+            raise ImportError(
+                f"aad_guard.mcp.{name} needs the MCP SDK: pip install 'aad-guard[mcp]'"
+            ) from exc
+        return getattr(_sdk, name)
+    raise AttributeError(f"module 'aad_guard.mcp' has no attribute {name!r}")
