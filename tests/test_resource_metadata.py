@@ -32,7 +32,7 @@ async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.display_name})
 
 
-def app_for(issuer: LocalIssuer, resource: str | ProtectedResource, **options: object) -> Starlette:
+def app_for(issuer: LocalIssuer, resource: str | ProtectedResource) -> Starlette:
     routes = [
         Route("/mcp", hello),
         Route("/mcp/write", write, methods=["POST"]),
@@ -45,7 +45,6 @@ def app_for(issuer: LocalIssuer, resource: str | ProtectedResource, **options: o
         client_id=issuer.client_id,
         tenant="organizations",
         http_client=issuer.client(),
-        **options,
     )
     return app
 

@@ -53,14 +53,17 @@ def error_headers(
 ) -> dict[str, str]:
     """The headers that go with `error`'s status: a challenge, or `Retry-After` for a 503.
 
-    With `scope_forms` the challenge names scopes in the full form a client requests.
+    With `scope_forms` the challenge names scopes in the full form a client requests, and
+    no app roles: a client would request them as scopes, which Entra refuses (AADSTS70011).
     """
     if isinstance(error, KeysUnavailableError):
         return {"Retry-After": str(error.retry_after)}
     scopes: tuple[str, ...] = ()
     if isinstance(error, InsufficientScopeError):
-        named = error.scopes if scope_forms is None else tuple(map(scope_forms.full, error.scopes))
-        scopes = named + error.roles
+        if scope_forms is None:
+            scopes = error.scopes + error.roles
+        else:
+            scopes = tuple(map(scope_forms.full, error.scopes))
     description = error.description if error.error is not None else None
     challenge = www_authenticate(
         realm=realm,

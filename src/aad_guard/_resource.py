@@ -74,9 +74,11 @@ class ProtectedResource:
         _check_identifier("resource", self.resource)
         if self.app_id_uri is not None and not isinstance(self.app_id_uri, str):
             raise TypeError(f"app_id_uri must be a string, not {self.app_id_uri!r}")
-        if isinstance(self.scopes, str) or not all(isinstance(s, str) and s for s in self.scopes):
+        scopes: object = self.scopes  # what a caller passed, whatever the annotation says
+        if isinstance(scopes, str) or not all(isinstance(s, str) and s for s in self.scopes):
             raise ValueError("scopes must be a collection of non-empty strings")
-        if isinstance(self.authorization_servers, str):
+        servers: object = self.authorization_servers
+        if isinstance(servers, str):
             raise ValueError("authorization_servers must be a collection of URLs, not a string")
         for server in self.authorization_servers:
             _check_identifier("authorization_servers entry", server)

@@ -48,7 +48,7 @@ class Call:
     name: str | None
 
 
-class JSONRPCRefusal(Exception):  # noqa: N818 (an answer, not a failure of this code)
+class JSONRPCRefusal(Exception):
     """A body the spec tells the server to refuse, with the answer to send."""
 
     def __init__(self, code: int, message: str, *, id: object = None, status: int = 400) -> None:

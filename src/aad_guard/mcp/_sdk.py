@@ -21,7 +21,7 @@ from .._principal import Principal
 from .._requirement import caller
 from .._resource import ProtectedResource
 from .._validator import TokenValidator, ValidatorOptions
-from ..errors import TokenError
+from ..errors import AADGuardError
 from ._gate import MCPRequirements
 
 __all__ = ["EntraTokenVerifier", "EntraUser", "access_token", "principal", "protect"]
@@ -60,9 +60,7 @@ class EntraTokenVerifier:
         """The token's `AccessToken`, or `None` when aad_guard refuses it for any reason."""
         try:
             validated = await self.validator.validate(token)
-        except TokenError:
-            return None
-        except Exception:  # KeysUnavailableError and the like: the SDK cannot say 503
+        except AADGuardError:  # a bad token, or KeysUnavailableError: the SDK cannot say 503
             return None
         return access_token(validated, token, resource=self.resource)
 

@@ -19,6 +19,7 @@ class AuthorizationRequest:
     redirect_uri: str = ""
     code_challenge: str = ""
     nonce: str | None = None
+    app_id_uri: str | None = None  # the identifier URI the scopes were asked with, if not api://
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,16 @@ from collections.abc import Iterable, Mapping
 
 from ._oauth import OAuthError
 
-__all__ = ["check_resource_indicator"]
+__all__ = ["check_resource_indicator", "requested_app_id_uri"]
+
+
+def requested_app_id_uri(scope: str, identifier_uris: Iterable[str]) -> str | None:
+    """The identifier URI (besides `api://<id>`) the first API scope of `scope` starts with."""
+    for item in scope.split(" "):
+        for uri in identifier_uris:
+            if item.startswith(uri.rstrip("/") + "/"):
+                return uri.rstrip("/")
+    return None
 
 
 def check_resource_indicator(

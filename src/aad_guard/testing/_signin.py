@@ -23,7 +23,7 @@ from ._device import DeviceAuthorizations
 from ._grants import AuthorizationRequest, Grant
 from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
 from ._page import device_code_page, error_page, notice_page, sign_in_page
-from ._resource_indicator import check_resource_indicator
+from ._resource_indicator import check_resource_indicator, requested_app_id_uri
 from ._scopes import delegated_scopes
 from ._token import TokenEndpoint, unknown_client
 
@@ -283,7 +283,13 @@ class SignIn:
         )
         check_resource_indicator(params, self.issuer.client_id, self.issuer.identifier_uris)
         return AuthorizationRequest(
-            client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
+            client,
+            scopes,
+            oidc,
+            params["redirect_uri"],
+            challenge,
+            params.get("nonce"),
+            requested_app_id_uri(params.get("scope", ""), self.issuer.identifier_uris),
         )
 
     def accounts_of(self, tenant: str) -> dict[str, LocalUser]:
@@ -322,7 +328,9 @@ class SignIn:
         client = self.clients.get(client_id)
         if client is None:
             raise unknown_client(client_id)
-        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        scopes, oidc = delegated_scopes(
+            params.get("scope"), self.issuer.client_id, identifier_uris=self.issuer.identifier_uris
+        )
         request = AuthorizationRequest(client, scopes, oidc)
         device = self.devices.start(
             (request, tenant), now=self.issuer.clock(), lifetime=_DEVICE_LIFETIME
