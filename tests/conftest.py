@@ -12,6 +12,8 @@ from hypothesis import settings
 from aad_guard import TokenValidator
 from aad_guard.testing import LocalIssuer
 
+from .redis_server import RedisServer
+
 # `pytester` runs the documented examples of the aad_guard pytest plugin.
 pytest_plugins = ["pytester"]
 
@@ -83,3 +85,12 @@ async def make_validator(issuer: LocalIssuer, clock: FakeClock) -> AsyncIterator
     for validator in validators:
         await validator.aclose()
     await client.aclose()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real, empty redis-server on a loopback port for one test; stopped after it."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
