@@ -12,7 +12,7 @@ $(PYTHON):
 
 # Reinstall when the project's metadata changes; `--group dev` needs pip >= 25.1.
 $(STAMP): pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi]" --group dev
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi,mcp]" --group dev
 	touch $(STAMP)
 
 test: lint typecheck pytest

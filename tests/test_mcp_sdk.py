@@ -183,3 +183,26 @@ def test_principal_needs_protect() -> None:
 
     with pytest.raises(LookupError, match="protect"):
         principal(Request({"type": "http", "headers": [], "user": None}))
+
+
+def test_the_core_and_the_requirements_never_import_the_sdk() -> None:
+    from .helpers import run_python
+
+    done = run_python(
+        "import sys, aad_guard, aad_guard.mcp\n"
+        "from aad_guard.mcp import MCPRequirements, needs\n"
+        "assert 'mcp' not in sys.modules, 'imported the SDK'\n"
+        "aad_guard.mcp.protect\n"
+        "assert 'mcp' in sys.modules\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_mcp_names_are_exported_sorted() -> None:
+    import aad_guard.mcp
+
+    assert aad_guard.mcp.__all__ == sorted(aad_guard.mcp.__all__)
+    for name in aad_guard.mcp.__all__:
+        assert getattr(aad_guard.mcp, name).__module__.startswith("aad_guard.mcp")
+    with pytest.raises(AttributeError):
+        aad_guard.mcp.nothing  # noqa: B018
