@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_the_mirror_passes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def served_documents(
-    resource: dict[str, object], challenge: str = 'Bearer resource_metadata="{prm}"'
+    resource: Mapping[str, object], challenge: str = 'Bearer resource_metadata="{prm}"'
 ) -> httpx.Client:
     """A made-up MCP server and authorization server, as documents."""
     prm = "https://mcp.example/.well-known/oauth-protected-resource/mcp"

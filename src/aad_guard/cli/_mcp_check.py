@@ -87,7 +87,7 @@ def _challenge(url: str, http: httpx.Client, found: list[Finding]) -> str | None
             Finding("warn", f"{url} answered {answer.status_code} without a token, not 401")
         )
         return None
-    challenge = answer.headers.get("www-authenticate")
+    challenge: str | None = answer.headers.get("www-authenticate")
     scope = _attribute(challenge, "scope")
     if scope is not None and "offline_access" in scope.split():
         found.append(
