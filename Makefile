@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SOURCES := src tests bench examples tools
 
-.PHONY: test test-oldest lint typecheck pytest bench demo clean
+.PHONY: test test-oldest lint typecheck pytest bench demo demo-mcp clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(BENCH_STAMP)
 # The example API against a local issuer on loopback: no tenant, no network.
 demo: $(STAMP)
 	$(PYTHON) -m examples.fastapi_api.demo
+
+# The example MCP server against a local issuer, driven by the MCP SDK's own OAuth client.
+demo-mcp: $(STAMP)
+	$(PYTHON) -m examples.mcp_server.demo
 
 clean:
 	rm -rf $(VENV) .venv-oldest .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -12,7 +12,7 @@ from mcp.client.auth import OAuthFlowError
 
 from aad_guard.testing import DEFAULT_TENANT_ID
 
-from .mcp_harness import User, client, mcp_deployment
+from .mcp_harness import SignInScript, connect, mcp_deployment
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +28,8 @@ async def test_a_single_tenant_server_works_without_the_mirror() -> None:
         url,
         _,
     ):
-        user = User()
-        mcp, _auth, http = client(url, user)
+        user = SignInScript()
+        mcp, _auth, http = connect(url, user)
         async with http, mcp:
             who = await mcp.call_tool("whoami", {})
             assert who.structured_content == {
@@ -44,8 +44,8 @@ async def test_a_single_tenant_server_works_without_the_mirror() -> None:
 
 async def test_a_multi_tenant_server_without_the_mirror_is_refused_by_the_sdk_client() -> None:
     with mcp_deployment(tenant="organizations") as (url, issuer):
-        user = User()
-        mcp, _auth, http = client(url, user)
+        user = SignInScript()
+        mcp, _auth, http = connect(url, user)
         async with http:
             with pytest.raises(Exception) as refused:
                 async with mcp:
@@ -63,8 +63,8 @@ async def test_a_multi_tenant_server_without_the_mirror_is_refused_by_the_sdk_cl
 
 async def test_a_multi_tenant_server_with_the_mirror_works() -> None:
     with mcp_deployment(tenant="organizations", mirror=True) as (url, issuer):
-        user = User()
-        mcp, _auth, http = client(url, user)
+        user = SignInScript()
+        mcp, _auth, http = connect(url, user)
         async with http, mcp:
             who = await mcp.call_tool("whoami", {})
             assert who.structured_content is not None
@@ -76,8 +76,8 @@ async def test_a_multi_tenant_server_with_the_mirror_works() -> None:
 async def test_a_tool_needing_more_gets_the_403_and_the_client_steps_up() -> None:
     # Only Tools.Read is published: the first token lacks Tools.Write.
     with mcp_deployment(tenant=DEFAULT_TENANT_ID, scopes=("Tools.Read",)) as (url, _):
-        user = User()
-        mcp, auth, http = client(url, user)
+        user = SignInScript()
+        mcp, auth, http = connect(url, user)
         async with http, mcp:
             await mcp.call_tool("whoami", {})
             wrote = await mcp.call_tool("write_note", {"text": "hi"})
@@ -91,8 +91,8 @@ async def test_a_tool_needing_more_gets_the_403_and_the_client_steps_up() -> Non
 
 async def test_a_role_is_never_requested_as_a_scope() -> None:
     with mcp_deployment(tenant=DEFAULT_TENANT_ID, scopes=("Tools.Read",)) as (url, _):
-        user = User()
-        mcp, _auth, http = client(url, user)
+        user = SignInScript()
+        mcp, _auth, http = connect(url, user)
         async with http, mcp:
             await mcp.call_tool("whoami", {})
             with pytest.raises(MCPError, match="Server returned an error response"):
