@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--issuer-port", type=int, default=8400, help="the local issuer's port")
     parser.add_argument("--no-wait", action="store_true", help="stop after the script")
     options = parser.parse_args(argv)
-    logging.getLogger().setLevel(logging.WARNING)  # each step is printed: not every request
+    logging.disable(logging.INFO)  # each step is printed, not each request
     with LocalIssuerServer(port=options.issuer_port) as issuer_server:
         sock = loopback_socket(options.port)
         resource = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
@@ -116,8 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"  {finding.level.upper():6} {finding.message}")
             print("script " + ("passed" if ok else "FAILED"))
             if not options.no_wait:
-                print(f"Serving {resource} until Ctrl-C (client id {CLIENT_ID}, public).")
                 try:
+                    print(f"Serving {resource} until Ctrl-C (client id {CLIENT_ID}, public).")
                     while True:
                         time.sleep(3600)
                 except KeyboardInterrupt:
