@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from examples.loopback import loopback_socket
 from examples.mcp_server.client import CLIENT_ID, REDIRECT_URI, SignInScript, connect
-from examples.mcp_server.demo import loopback_socket, served
+from examples.mcp_server.demo import served
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
 

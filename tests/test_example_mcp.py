@@ -9,7 +9,7 @@ from .helpers import serving
 
 
 def test_demo_script_passes_every_step() -> None:
-    done = subprocess.run(  # noqa: S603 (the test runs its own command)
+    done = subprocess.run(
         [sys.executable, "-m", "examples.mcp_server.demo", "--no-wait", "--port", "0",
          "--issuer-port", "0"],
         capture_output=True,

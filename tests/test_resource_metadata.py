@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
 from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
 from mcp.shared.auth_utils import check_resource_allowed
 from starlette.applications import Starlette
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from aad_guard import AADGuardMiddleware, ProtectedResource, requires
+from aad_guard import AADGuardMiddleware, Principal, ProtectedResource, require_scopes, requires
 from aad_guard.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
@@ -194,3 +196,30 @@ async def test_a_resource_that_is_no_https_identifier_is_a_configuration_error(
         answer = await c.get("/.well-known/oauth-protected-resource/mcp")
     assert answer.status_code == 503
     assert json.loads(answer.content)["error"] == "misconfigured"
+
+
+async def test_openapi_names_scopes_with_the_resources_app_id_uri(issuer: LocalIssuer) -> None:
+    app = FastAPI()
+
+    @app.get("/tasks")
+    async def tasks(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> str:
+        return user.display_name
+
+    app.add_middleware(
+        AADGuardMiddleware,
+        resource="https://api.contoso.example/tasks",
+        client_id=issuer.client_id,
+        http_client=issuer.client(),
+    )
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://api.contoso.example") as c:
+        await c.get("/.well-known/oauth-protected-resource/tasks")  # builds the middleware
+        document = (await c.get("/openapi.json", headers=bearer(issuer))).json()
+    flows = document["components"]["securitySchemes"]["EntraID"]["flows"]
+    assert flows["authorizationCode"]["scopes"] == {
+        "https://api.contoso.example/tasks/Tasks.Read": "Tasks.Read"
+    }
+
+
+def bearer(issuer: LocalIssuer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issuer.token(scopes=['Tasks.Read'])}"}

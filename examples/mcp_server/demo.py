@@ -27,24 +27,11 @@ from starlette.types import ASGIApp
 
 from aad_guard.cli._mcp_check import findings
 from aad_guard.testing import LocalIssuerServer
+from examples.loopback import loopback_socket
 from examples.mcp_server.client import CLIENT_ID, REDIRECT_URI, SignInScript, connect
 from examples.mcp_server.server import create_app
 
-__all__ = ["loopback_socket", "main", "served"]
-
-
-def loopback_socket(port: int) -> socket.socket:
-    """A bound loopback socket on `port`, or on a free port if that one is taken."""
-    for candidate in (port, 0):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            sock.close()
-            continue
-        return sock
-    raise OSError("no free loopback port")
+__all__ = ["main", "served"]
 
 
 @contextmanager
