@@ -223,3 +223,40 @@ async def test_openapi_names_scopes_with_the_resources_app_id_uri(issuer: LocalI
 
 def bearer(issuer: LocalIssuer) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.token(scopes=['Tasks.Read'])}"}
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"scopes": "Tools.Read"}, ValueError),
+        ({"scopes": ("",)}, ValueError),
+        ({"authorization_servers": "https://as.example"}, ValueError),
+        ({"authorization_servers": ("http://as.example",)}, ValueError),
+        ({"authorization_servers": (7,)}, TypeError),
+        ({"app_id_uri": 7}, TypeError),
+    ],
+)
+def test_a_protected_resource_refuses_what_cannot_be_published(
+    options: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        ProtectedResource(RESOURCE, **options)  # type: ignore[arg-type]
+
+
+def test_declared_authorization_servers_and_app_id_uri_are_published(issuer: LocalIssuer) -> None:
+    from aad_guard._resource import ResourceDocuments
+
+    resource = ProtectedResource(
+        "https://host.example/",
+        scopes=("Tools.Read",),
+        app_id_uri="api://notes/",
+        authorization_servers=("https://as.example/tenant",),
+    )
+    documents = ResourceDocuments.build(
+        resource, scopes=resource.scopes, entra_authority="x", entra_tenant="y"
+    )
+    root = json.loads(documents.get("/.well-known/oauth-protected-resource") or b"")
+    assert root["resource"] == "https://host.example/"  # the path-inserted form is the root
+    assert root["authorization_servers"] == ["https://as.example/tenant"]
+    assert root["scopes_supported"] == ["api://notes/Tools.Read"]
+    assert resource.covers("/anything")
