@@ -1,16 +1,57 @@
 """The public names are a contract (docs/design.md, "The public API")."""
 
-from __future__ import annotations
+import types
 
 import aad_guard
 import aad_guard.errors
 import aad_guard.testing
+
+# Imported on first use (FastAPI is an optional extra), so not in the module's namespace yet.
+LAZY_NAMES = {
+    "current_principal",
+    "require_roles",
+    "require_scope_or_role",
+    "require_scopes",
+    "swagger_ui_init_oauth",
+}
+
+
+def public_names(module: types.ModuleType) -> set[str]:
+    """The names `module` offers: every non-underscore name in it, submodules aside."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
 
 
 def test_package_exports_the_documented_names_sorted() -> None:
     assert aad_guard.__all__ == sorted(aad_guard.__all__)
     for name in aad_guard.__all__:
         assert getattr(aad_guard, name).__module__.startswith("aad_guard")
+
+
+def test_all_is_exactly_the_public_names() -> None:
+    assert set(aad_guard.__all__) == public_names(aad_guard) | LAZY_NAMES
+    assert set(aad_guard.errors.__all__) == public_names(aad_guard.errors)
+
+
+def test_typing_helpers_are_not_importable_from_the_package() -> None:
+    for name in ("TYPE_CHECKING", "annotations"):
+        assert not hasattr(aad_guard, name)
+        assert not hasattr(aad_guard.errors, name)
+
+
+def test_exported_names_report_the_public_module() -> None:
+    for name in aad_guard.__all__:
+        exported = getattr(aad_guard, name)
+        expected = "aad_guard.errors" if name in aad_guard.errors.__all__ else "aad_guard"
+        assert exported.__module__ == expected, name
+    for name in aad_guard.errors.__all__:
+        assert getattr(aad_guard.errors, name).__module__ == "aad_guard.errors"
+    assert repr(aad_guard.TokenValidator) == "<class 'aad_guard.TokenValidator'>"
+    validator = aad_guard.TokenValidator(client_id="api")
+    assert repr(validator).startswith("<aad_guard.TokenValidator object at ")
 
 
 def test_engine_names_are_exported() -> None:

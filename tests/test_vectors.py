@@ -23,6 +23,8 @@ import httpx
 import pytest
 
 from aad_guard import KeysUnavailableError, TokenError, TokenValidator, _jose
+from aad_guard._candidate import Candidate
+from aad_guard._checks import CHECKS
 from aad_guard._keys import KeySnapshot, parse_jwks
 from aad_guard._policy import IssuerTemplate
 from aad_guard.errors import (
@@ -58,6 +60,7 @@ from tests.vectors import (
 
 TOKENS: Final = real_tokens()
 ENTRA_ACCOUNTS: Final = frozenset({"AAD", "MSA"})
+SIGNATURE_CHECK: Final = next(check for check in CHECKS if check.name == "signature")
 
 
 def _ids(*conditions: str) -> list[str]:
@@ -997,13 +1000,15 @@ def _verify_with_jwks(
     key = KeySnapshot(template, None, keys, keys_by_x5t, 0.0).find(ref)
     if key is None:
         raise UnknownKeyError(kid=ref.value)
-    validator._verify_signature(jws, key)
+    candidate = Candidate("")
+    candidate.jws, candidate.key = jws, key
+    SIGNATURE_CHECK.run(candidate, validator._context)
 
 
 def _signature_layer(validator: TokenValidator, token: str, jwks: Mapping[str, object]) -> None:
     """Everything `validate` does up to and including the signature, except the claims."""
     jws = _decode_compact(token)
-    ref = _jose.check_header(jws.header, validator._algorithms)
+    ref = _jose.check_header(jws.header, validator.settings.allowed_algorithms)
     _verify_with_jwks(validator, jws, ref, jwks)
 
 

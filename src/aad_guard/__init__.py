@@ -1,7 +1,5 @@
 """aad_guard: protect Starlette and FastAPI APIs with Microsoft Entra ID bearer tokens."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 from ._middleware import AADGuardMiddleware
@@ -39,6 +37,17 @@ __all__ = [
 
 __version__ = "0.1.0.dev0"
 
+# The public names report this module, as their documentation does: `aad_guard.TokenValidator`.
+for _exported in (
+    AADGuardMiddleware,
+    Principal,
+    ProtectedResource,
+    TokenValidator,
+    requires,
+):
+    _exported.__module__ = __name__
+del _exported, TYPE_CHECKING
+
 # FastAPI is an optional extra: its dependencies are imported on first use only, so the
 # core (and Starlette-only apps) never import FastAPI.
 _FASTAPI_NAMES = frozenset(
@@ -60,5 +69,7 @@ def __getattr__(name: str) -> object:
             raise ImportError(
                 f"aad_guard.{name} needs FastAPI: pip install 'aad-guard[fastapi]'"
             ) from exc
-        return getattr(_fastapi, name)
+        exported = getattr(_fastapi, name)
+        exported.__module__ = __name__
+        return exported
     raise AttributeError(f"module 'aad_guard' has no attribute {name!r}")

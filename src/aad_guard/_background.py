@@ -4,6 +4,8 @@ A key fetch must not belong to the request that started it: other requests wait 
 fetch, a background refresh must not delay anyone, and a client that disconnects must not
 cancel what everyone else is waiting for. anyio has no task group that lives as long as the
 event loop, so this uses each backend's own: asyncio's `create_task` and trio's system nursery.
+asyncio keeps only weak references to tasks, so the caller holds the task `spawn` returns
+until it is done (the key store keeps it with its fetch under way).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Awaitable, Callable
 
 __all__ = ["spawn"]
 
-# asyncio keeps only weak references to tasks; hold them until they finish.
-_running: set[asyncio.Task[None]] = set()
 
+def spawn(function: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
+    """Run `function()` concurrently; it must handle its own exceptions.
 
-def spawn(function: Callable[[], Awaitable[None]]) -> None:
-    """Run `function()` concurrently; it must handle its own exceptions."""
+    Returns the asyncio task, which the caller must reference until it is done; under trio,
+    whose system nursery holds its tasks, `None`.
+    """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -26,11 +29,9 @@ def spawn(function: Callable[[], Awaitable[None]]) -> None:
         import trio
 
         trio.lowlevel.spawn_system_task(function)
-        return
+        return None
 
     async def run() -> None:
         await function()
 
-    task = loop.create_task(run())
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    return loop.create_task(run())

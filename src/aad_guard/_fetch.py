@@ -7,6 +7,7 @@ import math
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -16,9 +17,9 @@ from ._jose import loads_object
 
 __all__ = ["AsyncHTTPClient", "FetchError", "Origin", "fetch_json"]
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
+_DEFAULT_PORTS = MappingProxyType({"https": 443, "http": 80})
 # Identity documents are a few KB: no compression, so a small body cannot expand (zip bombs).
-_REQUEST_HEADERS = {"Accept": "application/json", "Accept-Encoding": "identity"}
+_REQUEST_HEADERS = MappingProxyType({"Accept": "application/json", "Accept-Encoding": "identity"})
 
 
 class HTTPResponse(Protocol):

@@ -23,7 +23,6 @@ __all__ = [
     "b64url_decode",
     "check_header",
     "loads_object",
-    "parse",
 ]
 
 _FROM_BASE64URL = bytes.maketrans(b"-_", b"+/")
@@ -176,17 +175,6 @@ def _assemble(
     return CompactJWS(header, payload, signing_input, signature)
 
 
-def parse(token: str, *, max_length: int) -> CompactJWS:
-    """Split and decode a compact JWS without trusting any of it.
-
-    Raises:
-        TokenTooLargeError: `token` is longer than `max_length` characters.
-        MalformedTokenError: not three canonical base64url segments of JSON objects.
-    """
-    header, payload, signature = _split(token, max_length)
-    return _assemble(header, _decode_object(header, "header"), payload, signature)
-
-
 class TokenReader:
     """Parses tokens and applies the header rules, remembering the headers it accepted.
 
@@ -203,7 +191,13 @@ class TokenReader:
         self._accepted: dict[str, tuple[dict[str, object], KeyRef]] = {}
 
     def read(self, token: str) -> tuple[CompactJWS, KeyRef]:
-        """Parse `token` and check its header (`parse`, then `check_header`)."""
+        """Split and decode `token` without trusting any of it, and check its header.
+
+        Raises:
+            TokenTooLargeError: `token` is longer than `max_length` characters.
+            MalformedTokenError: not three canonical base64url segments of JSON objects.
+            TokenError: the header breaks a rule (`check_header`).
+        """
         header_segment, payload_segment, signature_segment = _split(token, self._max_length)
         accepted = self._accepted.get(header_segment)
         if accepted is not None:

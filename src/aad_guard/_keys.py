@@ -8,6 +8,7 @@ retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -24,16 +25,18 @@ from ._background import spawn
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
 from ._jose import KeyRef, b64url_decode
 from ._policy import IssuerTemplate
+from ._tenant import Tenant
 from .errors import KeysUnavailableError
 
-__all__ = ["KeySnapshot", "KeyStore", "SigningKey", "parse_jwks"]
+__all__ = ["RSA_ALGORITHMS", "KeySnapshot", "KeyStore", "SigningKey", "parse_jwks"]
 
 logger = logging.getLogger("aad_guard")
 
 MIN_RSA_BITS: Final = 2048
 _FIRST_RETRY = 1.0
 _MAX_RETRY = 300.0
-_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+# The JWS algorithms of RSA keys: Entra signs only with RSA keys.
+RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ def _signing_key(jwk: object) -> SigningKey | None:
         return None
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         return None
-    if algorithm is not None and algorithm not in _RSA_ALGORITHMS:
+    if algorithm is not None and algorithm not in RSA_ALGORITHMS:
         return None
     if not (issuer is None or isinstance(issuer, str)) or not (x5t is None or isinstance(x5t, str)):
         return None
@@ -129,12 +132,16 @@ def parse_jwks(
 
 
 class _Flight:
-    """One fetch under way; everyone who needs it waits on `done`."""
+    """One fetch under way; everyone who needs it waits on `done`.
 
-    __slots__ = ("done",)
+    `task` holds the fetch's asyncio task while it runs (asyncio references tasks weakly).
+    """
+
+    __slots__ = ("done", "task")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
+        self.task: asyncio.Task[None] | None = None
 
 
 class KeyStore:
@@ -154,7 +161,7 @@ class KeyStore:
         self,
         *,
         authority: Origin,
-        tenant: str,
+        tenant: Tenant,
         accept_v1_tokens: bool,
         custom_keys_app_id: str | None,
         http_client: AsyncHTTPClient | None,
@@ -168,12 +175,12 @@ class KeyStore:
     ) -> None:
         self._origin = authority
         self._tenant = tenant
-        base = f"{authority.url}/{quote(tenant, safe='')}"
+        base = f"{authority.url}/{quote(str(tenant), safe='')}"
         self.metadata_url = f"{base}/v2.0/.well-known/openid-configuration"
         # Personal accounts get v2 tokens only; there is no v1 issuer to learn for them.
         self.metadata_url_v1 = (
             f"{base}/.well-known/openid-configuration"
-            if accept_v1_tokens and tenant != "consumers"
+            if accept_v1_tokens and tenant.has_v1_issuer
             else None
         )
         self._custom_keys_app_id = custom_keys_app_id
@@ -281,7 +288,7 @@ class KeyStore:
     def _start_fetch(self) -> _Flight:
         flight = _Flight()
         self._flight = flight
-        spawn(lambda: self._run_fetch(flight))
+        flight.task = spawn(lambda: self._run_fetch(flight))
         return flight
 
     async def _run_fetch(self, flight: _Flight) -> None:

@@ -18,7 +18,7 @@ from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
-from ._resource import ProtectedResource, ResourceDocuments, serve_document
+from ._resource import ProtectedResource, serve_document
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
     AADGuardError,
@@ -69,12 +69,9 @@ class AADGuardMiddleware:
         realm: The `realm` of the challenges, if any.
         on_error: `(connection, error) -> Response`, sync or async, to answer refusals
             yourself (HTTP only).
-        resource: The API's RFC 9728 resource identifier (`https://host/mcp`), or a
-            `ProtectedResource` with more to say: its metadata is then served, without a
-            token, at `/.well-known/oauth-protected-resource[/path]`, and every challenge
-            for a request under it carries `resource_metadata=` and full-form scopes.
-            Tokens addressed to its App ID URI join the accepted audiences unless
-            `audiences` is given (docs/mcp.md).
+        resource: The API's RFC 9728 resource identifier (`https://host/mcp`) or a
+            `ProtectedResource`: its metadata is served without a token, and challenges under
+            it carry `resource_metadata=` and full-form scopes (docs/mcp.md).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -120,9 +117,9 @@ class AADGuardMiddleware:
                     parameters=("connection", "error"),
                     returns="Response, sync or async",
                 )
-            self._resource = _resource_of(resource)
+            self._resource = ProtectedResource.of(resource)
             if self._resource is not None and validator is None:
-                _add_audience(validator_options, self._resource.scope_forms.value)
+                self._resource.admit_as_audience(validator_options)
             self.validator = validator or TokenValidator(**validator_options)
         except (TypeError, ValueError) as error:
             self._configuration_error = error
@@ -130,17 +127,12 @@ class AADGuardMiddleware:
         self._documents = (
             None
             if self._resource is None
-            else ResourceDocuments.build(
-                self._resource,
-                scopes=self._resource.scopes,
-                entra_authority=self.validator.authority,
-                entra_tenant=self.validator.tenant,
-            )
+            else self._resource.documents(self.validator.authority, str(self.validator.tenant))
         )
         # The OpenAPI document of the app this protects describes these settings.
         self._entra_app = EntraApp(
             self.validator.authority,
-            self.validator.tenant,
+            str(self.validator.tenant),
             self.validator.client_id,
             None if self._resource is None else self._resource.scope_forms,
         )
@@ -276,9 +268,7 @@ class AADGuardMiddleware:
         headers = error_headers(
             error,
             realm=self._realm,
-            resource_metadata=resource.metadata_url
-            if resource is not None and resource.covers(scope["path"])
-            else None,
+            resource_metadata=None if resource is None else resource.metadata_for(scope["path"]),
             scope_forms=None if resource is None else resource.scope_forms,
         )
         body = error_body(error)
@@ -393,20 +383,6 @@ async def _refuse_websocket(
         return
     # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
     await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
-
-
-def _resource_of(resource: object) -> ProtectedResource | None:
-    if resource is None or isinstance(resource, ProtectedResource):
-        return resource
-    if not isinstance(resource, str):
-        raise TypeError(f"resource must be a URL or a ProtectedResource, not {resource!r}")
-    return ProtectedResource(resource)
-
-
-def _add_audience(options: ValidatorOptions, app_id_uri: str) -> None:
-    """A v1 token for the App ID URI has it as its `aud`: accept it, unless told otherwise."""
-    if options.get("audiences") is None and isinstance(client_id := options.get("client_id"), str):
-        options["audiences"] = (client_id, f"api://{client_id}", app_id_uri)
 
 
 def _check_realm(realm: object) -> None:

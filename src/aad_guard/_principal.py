@@ -1,17 +1,14 @@
 """The Principal: who called, as proven by a validated access token."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from starlette.authentication import BaseUser
 
-__all__ = ["CLIENT_CLAIM", "Principal"]
+from ._version import CLIENT_CLAIM, TokenVersion
 
-# The client application claim of each token version (Entra access-token reference).
-CLIENT_CLAIM = {"1.0": "appid", "2.0": "azp"}
+__all__ = ["Principal"]
 
 
 def _string(claims: Mapping[str, object], *names: str) -> str | None:
@@ -50,18 +47,20 @@ class Principal(BaseUser):
     scopes: frozenset[str]
     roles: frozenset[str]
     is_app: bool
-    token_version: str
+    token_version: TokenVersion
     expires_at: float
     claims: Mapping[str, object] = field(repr=False, compare=False, hash=False)
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, object], *, token_version: str) -> Principal:
+    def from_claims(
+        cls, claims: Mapping[str, object], *, token_version: TokenVersion
+    ) -> "Principal":
         """Build a Principal from claims the validator has already checked."""
         scp = claims.get("scp")
         roles = claims.get("roles")
         exp = claims["exp"]
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
-        client_id = _string(claims, CLIENT_CLAIM.get(token_version, "azp"))
+        client_id = _string(claims, CLIENT_CLAIM[token_version])
         return cls(
             tenant_id=str(claims["tid"]),
             object_id=_string(claims, "oid"),

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._app_id_uri import AppIdUri
 from ._fetch import Origin
+from ._settings import ValidatorOptions
 
 __all__ = [
     "AUTHORIZATION_SERVER_PATHS",
@@ -84,6 +85,35 @@ class ProtectedResource:
             _check_identifier("authorization_servers entry", server)
         object.__setattr__(self, "scopes", tuple(self.scopes))
         object.__setattr__(self, "authorization_servers", tuple(self.authorization_servers))
+
+    @classmethod
+    def of(cls, resource: object) -> ProtectedResource | None:
+        """The `resource=` setting: `None`, a URL or a `ProtectedResource`.
+
+        Raises:
+            TypeError: anything else.
+        """
+        if resource is None or isinstance(resource, ProtectedResource):
+            return resource
+        if not isinstance(resource, str):
+            raise TypeError(f"resource must be a URL or a ProtectedResource, not {resource!r}")
+        return cls(resource)
+
+    def admit_as_audience(self, options: ValidatorOptions) -> None:
+        """Accept tokens whose `aud` is the App ID URI (v1 tokens), unless `audiences` is set."""
+        client_id = options.get("client_id")
+        if options.get("audiences") is None and isinstance(client_id, str):
+            options["audiences"] = (client_id, f"api://{client_id}", self.scope_forms.value)
+
+    def documents(self, entra_authority: str, entra_tenant: str) -> ResourceDocuments:
+        """The documents to serve for it, with the scopes it names."""
+        return ResourceDocuments.build(
+            self, scopes=self.scopes, entra_authority=entra_authority, entra_tenant=entra_tenant
+        )
+
+    def metadata_for(self, path: str) -> str | None:
+        """The `resource_metadata` of a challenge for a request for `path`, if it is under it."""
+        return self.metadata_url if self.covers(path) else None
 
     @property
     def origin(self) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._candidate import Evidence
 from ._keys import KeySnapshot, SigningKey
 from ._principal import Principal
 
@@ -43,6 +44,7 @@ class CachedToken:
     tenant_id: str
     issuer: str
     cost: int
+    evidence: Evidence  # what a refusal on a later hit names: its tenant and key
 
 
 class TokenCache:
@@ -92,8 +94,16 @@ class TokenCache:
         # Insertion order is roughly expiry order (tokens live about an hour): evict the oldest.
         while entries and (len(entries) >= self.max_entries or self.bytes + cost > self.max_bytes):
             self._drop(next(iter(entries)))
+        tenant_id = principal.tenant_id
         entries[token] = CachedToken(
-            principal, key, exp, nbf, principal.tenant_id, str(principal.claims["iss"]), cost
+            principal,
+            key,
+            exp,
+            nbf,
+            tenant_id,
+            str(principal.claims["iss"]),
+            cost,
+            Evidence(tenant_id=tenant_id, kid=key.kid),
         )
         self.bytes += cost
 

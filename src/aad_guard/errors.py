@@ -34,8 +34,6 @@ Messages name the claim and show values with `!r`; they never contain a token, a
 signature or a key. `description` is a fixed phrase per class, safe to send to clients.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 
 __all__ = [
@@ -86,10 +84,12 @@ class AADGuardError(Exception):
     reason: str = "invalid_token"
     description: str = "The access token is invalid."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, tenant_id: str | None = None, kid: str | None = None
+    ) -> None:
         super().__init__(message or self.description)
-        self.tenant_id: str | None = None
-        self.kid: str | None = None
+        self.tenant_id = tenant_id
+        self.kid = kid
 
     @property
     def message(self) -> str:
@@ -155,10 +155,6 @@ class UnknownKeyError(TokenError):
     reason = "unknown_kid"
     description = "The access token is signed with an unknown key."
 
-    def __init__(self, message: str | None = None, *, kid: str | None = None) -> None:
-        super().__init__(message)
-        self.kid = kid
-
 
 class InvalidSignatureError(TokenError):
     """The signature does not verify with the key the token names."""
@@ -174,26 +170,36 @@ class KeyIssuerMismatchError(TokenError):
     description = "The access token is signed with a key of another issuer."
 
 
-class MissingClaimError(TokenError):
+class _ClaimError(TokenError):
+    """A refusal about one claim, which it names in `claim`."""
+
+    _message = "The token's {claim!r} claim is invalid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        claim: str,
+        tenant_id: str | None = None,
+        kid: str | None = None,
+    ) -> None:
+        super().__init__(message or self._message.format(claim=claim), tenant_id=tenant_id, kid=kid)
+        self.claim = claim
+
+
+class MissingClaimError(_ClaimError):
     """A required claim is absent."""
 
     reason = "missing_claim"
     description = "The access token lacks a required claim."
-
-    def __init__(self, message: str | None = None, *, claim: str) -> None:
-        super().__init__(message or f"The token has no {claim!r} claim.")
-        self.claim = claim
+    _message = "The token has no {claim!r} claim."
 
 
-class InvalidClaimError(TokenError):
+class InvalidClaimError(_ClaimError):
     """A claim has the wrong type or an impossible value."""
 
     reason = "invalid_claim"
     description = "The access token has an invalid claim."
-
-    def __init__(self, message: str | None = None, *, claim: str) -> None:
-        super().__init__(message or f"The token's {claim!r} claim is invalid.")
-        self.claim = claim
 
 
 class TokenExpiredError(TokenError):
@@ -250,10 +256,6 @@ class TenantNotAllowedError(TokenError):
 
     reason = "tenant_not_allowed"
     description = "The access token's tenant is not allowed to call this API."
-
-    def __init__(self, message: str | None = None, *, tenant_id: str | None = None) -> None:
-        super().__init__(message)
-        self.tenant_id = tenant_id
 
 
 class MissingTokenError(AADGuardError):
@@ -329,3 +331,7 @@ class KeysUnavailableError(AADGuardError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(-(-retry_after // 1)))
+
+
+# Imported for the annotations above (evaluated already): not one of this module's names.
+del Iterable

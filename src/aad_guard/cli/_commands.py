@@ -8,11 +8,13 @@ import ssl
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import anyio
 import httpx
 
 from .._validator import ValidatorOptions
+from .._version import TokenVersion
 from ..testing._cache import CacheFolder
 from ..testing._keystore import stored_issuer
 from ..testing._tls import CA_FILE
@@ -23,7 +25,7 @@ from ._terminal import Terminal
 __all__ = ["UsageError", "check", "inspect", "mint"]
 
 _MAX_JWKS_FILE = 1024 * 1024
-_STATUS_MARK = {"pass": "PASS", "fail": "FAIL", "not checked": " -- "}
+_STATUS_MARK = MappingProxyType({"pass": "PASS", "fail": "FAIL", "not checked": " -- "})
 
 
 class UsageError(Exception):
@@ -320,7 +322,7 @@ def _jwks_file_transport(path: str, settings: ValidatorOptions) -> httpx.MockTra
         if path.endswith("/keys"):
             return httpx.Response(200, json=jwks)
         tenant = path.split("/")[1]
-        version = "2.0" if "/v2.0/.well-known/" in path else "1.0"
+        version: TokenVersion = "2.0" if "/v2.0/.well-known/" in path else "1.0"
         return httpx.Response(200, json=local.metadata(tenant, version=version))
 
     return httpx.MockTransport(answer)

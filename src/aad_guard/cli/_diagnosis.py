@@ -6,18 +6,19 @@ audience admitted, ...) until a failure cannot be relaxed or the token passes. E
 comes from `TokenValidator` itself, with its reason codes.
 """
 
-from __future__ import annotations
-
 import logging
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from types import MappingProxyType
+from typing import Final, Literal
 
-from .._policy import KEYWORDS
+from .._checks import CHECKS, refused_by
+from .._settings import default_audiences
+from .._tenant import Tenant
 from .._validator import TokenValidator, ValidatorOptions
-from ..errors import AADGuardError, InvalidClaimError, MissingClaimError
+from ..errors import AADGuardError
 from ._mistakes import Findings, Mistake, is_v1_issuer, name_mistakes
 from ._summary import TokenSummary, when
 
@@ -25,50 +26,10 @@ __all__ = ["STEPS", "Diagnosis", "Mistake", "Step", "diagnose"]
 
 Status = Literal["pass", "fail", "not checked"]
 
-# The validator's checks in the order it runs them (docs/design.md, behaviour rules).
-STEPS = {
-    "format": "Token format and header",
-    "lifetime": "Lifetime (exp, nbf)",
-    "audience": "Audience (aud)",
-    "keys": "Metadata and signing keys fetched",
-    "issuer": "Issuer (iss, tid, ver)",
-    "token_type": "Access token (azp/appid, scp/roles)",
-    "tenant": "Tenant allowed",
-    "signing_key": "Signing key found",
-    "signature": "Signature",
-}
-_ORDER = {name: float(index) for index, name in enumerate(STEPS)}
-_STEP_OF_REASON = {
-    "malformed_token": "format",
-    "token_too_large": "format",
-    "unsupported_algorithm": "format",
-    "unsupported_crit_header": "format",
-    "missing_kid": "format",
-    "graph_token": "format",
-    "token_expired": "lifetime",
-    "token_not_yet_valid": "lifetime",
-    "invalid_audience": "audience",
-    "keys_unavailable": "keys",
-    "invalid_issuer": "issuer",
-    "version_mismatch": "issuer",
-    "not_an_access_token": "token_type",
-    "no_scopes_or_roles": "token_type",
-    "tenant_not_allowed": "tenant",
-    "unknown_kid": "signing_key",
-    "key_issuer_mismatch": "signing_key",
-    "invalid_signature": "signature",
-}
-_STEP_OF_CLAIM = {
-    "exp": "lifetime",
-    "nbf": "lifetime",
-    "iat": "lifetime",
-    "aud": "audience",
-    "tid": "issuer",
-    "iss": "issuer",
-    "ver": "issuer",
-}
-# `tid` and `iss` are read before the keys are fetched, `ver` after the issuer matched.
-_POSITION_OF_CLAIM = {"tid": _ORDER["audience"] + 0.5, "iss": _ORDER["audience"] + 0.5}
+# The report's steps: the validator's own checks (`CHECKS`), each check that completes an
+# earlier check's step reported under it.
+STEPS: Final = MappingProxyType({check.name: check.title for check in CHECKS if not check.part_of})
+_POSITION: Final = MappingProxyType({check.name: index for index, check in enumerate(CHECKS)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +105,7 @@ async def diagnose(
         elif name == "tenant" and other_tenant:
             detail = "The issuer check refused the token's tenant: it is not the configured one."
             steps.append(Step(name, title, "fail", failures["issuer"].reason, detail))
-        elif _ORDER[name] < stopped_at:
+        elif _POSITION[name] < stopped_at:
             steps.append(Step(name, title, "pass"))
         else:
             steps.append(Step(name, title, "not checked"))
@@ -219,11 +180,9 @@ def _detail(
 
 
 def _locate(error: AADGuardError) -> tuple[str, float]:
-    if isinstance(error, MissingClaimError | InvalidClaimError):
-        step = _STEP_OF_CLAIM.get(error.claim, "token_type")
-        return step, _POSITION_OF_CLAIM.get(error.claim, _ORDER[step])
-    step = _STEP_OF_REASON.get(error.reason, "format")
-    return step, _ORDER[step]
+    """The step `error` fails, and where in `CHECKS` the validator stopped."""
+    check = refused_by(error)
+    return check.step, _POSITION[check.name]
 
 
 def _relax(
@@ -241,12 +200,12 @@ def _relax(
         return {**options, "clock": _fixed(moment)}
     if reason == "invalid_audience" and summary.audience is not None:
         client_id = str(options["client_id"])
-        audiences = options.get("audiences") or (client_id, f"api://{client_id}")
+        audiences = options.get("audiences") or default_audiences(client_id)
         return {**options, "audiences": {*audiences, summary.audience}}  # type: ignore[misc]
     if reason == "invalid_issuer":
         if is_v1_issuer(summary.issuer) and options.get("accept_v1_tokens") is False:
             return {**options, "accept_v1_tokens": True}
-        if str(options.get("tenant", "organizations")).lower() not in KEYWORDS:
+        if not Tenant.parse(options.get("tenant", "organizations")).is_keyword:
             return {**options, "tenant": "common", "allowed_tenants": None}
         return None
     if reason == "tenant_not_allowed":

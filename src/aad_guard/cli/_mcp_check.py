@@ -22,16 +22,19 @@ __all__ = ["Finding", "findings", "main"]
 
 _MAX_DOCUMENT = 1024 * 1024
 _OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
-_INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "aad-guard mcp check", "version": "1"},
-    },
-}
+# An MCP `initialize` request, as a client's first message, sent without a token.
+_INITIALIZE = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "aad-guard mcp check", "version": "1"},
+        },
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,12 @@ def findings(url: str, http: httpx.Client) -> list[Finding]:
 
 
 def _challenge(url: str, http: httpx.Client, found: list[Finding]) -> str | None:
-    headers = {"Accept": "application/json, text/event-stream"}
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
     try:
-        answer = http.post(url, json=_INITIALIZE, headers=headers)
+        answer = http.post(url, content=_INITIALIZE, headers=headers)
     except httpx.HTTPError as error:
         found.append(Finding("refuse", f"{url} did not answer: {error}"))
         return None

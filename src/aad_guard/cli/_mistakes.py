@@ -7,10 +7,12 @@ the verdict; what the relaxed runs and the token's own claims suggest comes afte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .._fetch import Origin
-from .._policy import MSA_TENANT_ID
+from .._settings import default_audiences
+from .._tenant import MSA_TENANT_ID, Tenant, TenantKind
 from .._validator import ValidatorOptions
 from ..errors import AADGuardError
 from ._summary import TokenSummary, is_quoted, when
@@ -18,21 +20,23 @@ from ._summary import TokenSummary, is_quoted, when
 __all__ = ["Findings", "Mistake", "is_v1_issuer", "name_mistakes"]
 
 # The reason codes each mistake explains, to list the verdict's own explanation first.
-_EXPLAINS = {
-    "malformed": {"malformed_token", "token_too_large"},
-    "quoted": {"malformed_token"},
-    "graph_token": {"graph_token", "invalid_audience"},
-    "wrong_audience": {"invalid_audience"},
-    "id_token": {"not_an_access_token"},
-    "version_mixup": {"version_mismatch", "invalid_issuer", "invalid_audience"},
-    "expired": {"token_expired"},
-    "not_yet_valid": {"token_not_yet_valid"},
-    "local_issuer": {"invalid_issuer", "unknown_kid", "keys_unavailable"},
-    "tenant_refused": {"tenant_not_allowed", "invalid_issuer"},
-    "unknown_key": {"unknown_kid"},
-    "bad_signature": {"invalid_signature"},
-    "keys_unavailable": {"keys_unavailable"},
-}
+_EXPLAINS = MappingProxyType(
+    {
+        "malformed": {"malformed_token", "token_too_large"},
+        "quoted": {"malformed_token"},
+        "graph_token": {"graph_token", "invalid_audience"},
+        "wrong_audience": {"invalid_audience"},
+        "id_token": {"not_an_access_token"},
+        "version_mixup": {"version_mismatch", "invalid_issuer", "invalid_audience"},
+        "expired": {"token_expired"},
+        "not_yet_valid": {"token_not_yet_valid"},
+        "local_issuer": {"invalid_issuer", "unknown_kid", "keys_unavailable"},
+        "tenant_refused": {"tenant_not_allowed", "invalid_issuer"},
+        "unknown_key": {"unknown_kid"},
+        "bad_signature": {"invalid_signature"},
+        "keys_unavailable": {"keys_unavailable"},
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ def _intake_mistakes(findings: Findings) -> list[Mistake]:
 def _claim_mistakes(findings: Findings, summary: TokenSummary) -> list[Mistake]:
     reasons, options, now = findings.reasons, findings.options, findings.now
     client_id = options["client_id"]
-    audiences = sorted(options.get("audiences") or (client_id, f"api://{client_id}"))
+    audiences = sorted(options.get("audiences") or default_audiences(client_id))
     ask_for = (
         f"api://{client_id}/<scope> for a user, or api://{client_id}/.default for an app "
         "(client credentials)"
@@ -245,7 +249,7 @@ def _version_mixup(
         and options.get("accept_v1_tokens") is False
     ):
         return f"This is a v1 token and your API accepts only v2 tokens. {explain}"
-    if "invalid_audience" in reasons and summary.audience in (client_id, f"api://{client_id}"):
+    if "invalid_audience" in reasons and summary.audience in default_audiences(client_id):
         return (
             f"The token is for your API, in its v{summary.version} form "
             f"({summary.audience!r}), which your audiences leave out. {explain}"
@@ -260,12 +264,12 @@ def _account_words(summary: TokenSummary) -> str:
 
 
 def _admitted(options: ValidatorOptions) -> str:
-    tenant = options.get("tenant", "organizations").lower()
+    tenant = Tenant.parse(options.get("tenant", "organizations"))
     words = {
-        "organizations": "any work or school tenant, no personal accounts",
-        "consumers": "personal Microsoft accounts only",
-        "common": "every tenant and personal accounts",
-    }.get(tenant, f"tenant {tenant!r} only")
+        TenantKind.ORGANIZATIONS: "any work or school tenant, no personal accounts",
+        TenantKind.CONSUMERS: "personal Microsoft accounts only",
+        TenantKind.COMMON: "every tenant and personal accounts",
+    }.get(tenant.kind, f"tenant {str(tenant)!r} only")
     allowed = options.get("allowed_tenants")
     if allowed:
         words += f", and of those only {sorted(allowed)}"

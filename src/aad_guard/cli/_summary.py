@@ -8,9 +8,10 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Literal
 
-from .._policy import MSA_TENANT_ID
+from .._tenant import MSA_TENANT_ID
 
 __all__ = [
     "GRAPH_AUDIENCES",
@@ -31,17 +32,19 @@ GRAPH_AUDIENCES = frozenset(
     }
 )
 # Audiences of Microsoft's own APIs that clients often send to the wrong API by mistake.
-_MICROSOFT_APIS = {
-    "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
-    "https://graph.microsoft.com": "Microsoft Graph",
-    "https://graph.microsoft.com/": "Microsoft Graph",
-    "https://management.azure.com/": "Azure Resource Manager",
-    "https://management.azure.com": "Azure Resource Manager",
-    "https://management.core.windows.net/": "Azure Service Management",
-    "https://storage.azure.com/": "Azure Storage",
-    "https://vault.azure.net": "Azure Key Vault",
-    "00000002-0000-0000-c000-000000000000": "Azure AD Graph (retired)",
-}
+_MICROSOFT_APIS = MappingProxyType(
+    {
+        "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
+        "https://graph.microsoft.com": "Microsoft Graph",
+        "https://graph.microsoft.com/": "Microsoft Graph",
+        "https://management.azure.com/": "Azure Resource Manager",
+        "https://management.azure.com": "Azure Resource Manager",
+        "https://management.core.windows.net/": "Azure Service Management",
+        "https://storage.azure.com/": "Azure Storage",
+        "https://vault.azure.net": "Azure Key Vault",
+        "00000002-0000-0000-c000-000000000000": "Azure AD Graph (retired)",
+    }
+)
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
 # Quote marks a token is often pasted with: from JSON, a shell line, or a word processor.

@@ -24,6 +24,11 @@ __all__ = [
     "protect",
 ]
 
+# The public names report this module, as their documentation does: `aad_guard.mcp.needs`.
+for _exported in (MCPRequirements, needs):
+    _exported.__module__ = __name__
+del _exported, TYPE_CHECKING
+
 _SDK_NAMES = frozenset({"EntraTokenVerifier", "EntraUser", "access_token", "principal", "protect"})
 
 
@@ -35,5 +40,7 @@ def __getattr__(name: str) -> object:
             raise ImportError(
                 f"aad_guard.mcp.{name} needs the MCP SDK: pip install 'aad-guard[mcp]'"
             ) from exc
-        return getattr(_sdk, name)
+        exported = getattr(_sdk, name)
+        exported.__module__ = __name__
+        return exported
     raise AttributeError(f"module 'aad_guard.mcp' has no attribute {name!r}")

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from starlette.responses import Response
 
@@ -30,11 +31,13 @@ HEADER_MISMATCH = -32020  # MCP 2026-07-28 transports, "Server Validation"
 
 # The operations that name what they act on (MCP: tools/call, prompts/get, resources/read),
 # and the `params` member that names it, which `Mcp-Name` mirrors.
-NAMED_OPERATIONS: Mapping[str, tuple[str, str]] = {
-    "tools/call": ("tool", "name"),
-    "prompts/get": ("prompt", "name"),
-    "resources/read": ("resource", "uri"),
-}
+NAMED_OPERATIONS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "tools/call": ("tool", "name"),
+        "prompts/get": ("prompt", "name"),
+        "resources/read": ("resource", "uri"),
+    }
+)
 _SENTINEL = re.compile(r"=\?base64\?(?P<payload>.*)\?=")
 
 
