@@ -75,8 +75,8 @@ def mcp_deployment(
         sock = free_socket()
         resource = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
         issuer = issuer_server.issuer
-        issuer.identifier_uris.append(resource)
-        issuer.register_client(CLIENT_ID, redirect_uris=[REDIRECT_URI])
+        issuer.signin.identifier_uris.append(resource)
+        issuer.signin.register_client(CLIENT_ID, redirect_uris=[REDIRECT_URI])
         app = protect(
             demo_server(),
             resource=ProtectedResource(

@@ -110,7 +110,7 @@ async def test_through_the_sdk_middleware_every_refusal_is_invalid_token(
 def protected(issuer: LocalIssuer) -> Iterator[str]:
     sock = free_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
-    issuer.identifier_uris.append(url)
+    issuer.signin.identifier_uris.append(url)
     app = protect(
         demo_server(),
         resource=url,

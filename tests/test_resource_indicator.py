@@ -16,7 +16,7 @@ CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 async def authorize(issuer: LocalIssuer, scope: str, resource: str | None) -> httpx.Response:
-    issuer.register_client("mcp-client", redirect_uris=["http://localhost/cb"])
+    issuer.signin.register_client("mcp-client", redirect_uris=["http://localhost/cb"])
     params = {
         "client_id": "mcp-client",
         "redirect_uri": "http://localhost/cb",
@@ -53,7 +53,7 @@ async def test_a_resource_must_be_the_app_id_uri_of_the_scopes(
     scope: str, resource: str | None, refused: bool
 ) -> None:
     issuer = LocalIssuer()
-    issuer.identifier_uris.append(RESOURCE)
+    issuer.signin.identifier_uris.append(RESOURCE)
     answer = await authorize(issuer, scope, resource)
     description = error_of(answer)
     if refused:

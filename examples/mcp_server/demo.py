@@ -85,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = loopback_socket(options.port)
         resource = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
         issuer = issuer_server.issuer
-        issuer.identifier_uris.append(resource)  # the App ID URI is the resource URL
-        issuer.register_client(CLIENT_ID, redirect_uris=[REDIRECT_URI])
+        issuer.signin.identifier_uris.append(resource)  # the App ID URI is the resource URL
+        issuer.signin.register_client(CLIENT_ID, redirect_uris=[REDIRECT_URI])
         app = create_app(
             resource=resource,
             client_id=issuer.client_id,
