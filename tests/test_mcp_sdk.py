@@ -35,7 +35,7 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 @pytest.fixture
 def anyio_backend() -> str:
-    """uvicorn serves from a thread on asyncio; the client runs once, on asyncio."""
+    """Uvicorn serves from a thread on asyncio; the client runs once, on asyncio."""
     return "asyncio"
 
 

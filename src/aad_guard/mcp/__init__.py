@@ -35,7 +35,7 @@ _SDK_NAMES = frozenset({"EntraTokenVerifier", "EntraUser", "access_token", "prin
 def __getattr__(name: str) -> object:
     if name in _SDK_NAMES:
         try:
-            from . import _sdk
+            from . import _sdk  # noqa: PLC0415 (the MCP SDK is an optional extra)
         except ImportError as exc:  # pragma: no cover - the test environment has the SDK
             raise ImportError(
                 f"aad_guard.mcp.{name} needs the MCP SDK: pip install 'aad-guard[mcp]'"

@@ -168,7 +168,7 @@ def _check_headers(scope: Scope, calls: list[Call]) -> None:
         if header not in headers:
             if header == b"mcp-name" and call.kind is not None:
                 raise JSONRPCRefusal(
-                    HEADER_MISMATCH, "Header mismatch: Mcp-Name is missing", id=call.id
+                    HEADER_MISMATCH, "Header mismatch: Mcp-Name is missing", request_id=call.id
                 )
             continue
         sent = header_value(headers[header])
@@ -177,7 +177,7 @@ def _check_headers(scope: Scope, calls: list[Call]) -> None:
             raise JSONRPCRefusal(
                 HEADER_MISMATCH,
                 f"Header mismatch: the {name} header does not match the request body",
-                id=call.id,
+                request_id=call.id,
             )
 
 

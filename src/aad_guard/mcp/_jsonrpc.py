@@ -51,13 +51,15 @@ class Call:
     name: str | None
 
 
-class JSONRPCRefusal(Exception):
+class JSONRPCRefusal(Exception):  # noqa: N818 (an answer to send, not a failure)
     """A body the spec tells the server to refuse, with the answer to send."""
 
-    def __init__(self, code: int, message: str, *, id: object = None, status: int = 400) -> None:
+    def __init__(
+        self, code: int, message: str, *, request_id: object = None, status: int = 400
+    ) -> None:
         super().__init__(message)
         self.code = code
-        self.id = id
+        self.id = request_id
         self.status = status
 
     def response(self) -> Response:

@@ -89,8 +89,10 @@ def principal(context: Context[Any] | HTTPConnection) -> Principal:
 
 
 class _SDKIdentity:
-    """Show the SDK its own authenticated user, so its session binding and `get_access_token`
-    work, while `principal()` still finds aad_guard's `Principal`."""
+    """Show the SDK its own authenticated user, with aad_guard's `Principal` inside.
+
+    The SDK's session binding and `get_access_token()` then work, and `principal()` too.
+    """
 
     def __init__(self, app: ASGIApp, resource: str) -> None:
         self.app = app
@@ -139,8 +141,11 @@ def protect(
             `requirements`.
         requirements: What each tool, prompt and resource needs.
         streamable_http_path: Where the SDK serves MCP. Default `/mcp`.
-        exclude_paths, realm, on_error, validator, validator_options: As for
-            `AADGuardMiddleware`.
+        exclude_paths: As for `AADGuardMiddleware`.
+        realm: As for `AADGuardMiddleware`.
+        on_error: As for `AADGuardMiddleware`.
+        validator: As for `AADGuardMiddleware`; or pass its keyword arguments.
+        **validator_options: The `TokenValidator`'s keyword arguments.
     """
     described = resource if isinstance(resource, ProtectedResource) else ProtectedResource(resource)
     requirements = requirements or MCPRequirements()
