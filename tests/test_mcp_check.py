@@ -121,3 +121,64 @@ def test_a_server_without_metadata() -> None:
     )
     assert [f.level for f in found] == ["warn", "warn", "refuse"]
     assert found[-1].message.startswith("no protected-resource metadata at https://mcp.example/")
+
+
+def documents_client(routes: Mapping[str, httpx.Response | Exception]) -> httpx.Client:
+    """Answers each URL as `routes` says (an answer or a transport error), else 404."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        found = routes.get(f"{request.method} {request.url}", httpx.Response(404))
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+URL = "https://mcp.example/mcp"
+PRM = "GET https://mcp.example/.well-known/oauth-protected-resource/mcp"
+
+
+def test_a_server_that_does_not_answer() -> None:
+    client = documents_client({f"POST {URL}": httpx.ConnectError("refused")})
+    found = findings(URL, client)
+    assert found[0].level == "refuse"
+    assert found[0].message.startswith(f"{URL} did not answer")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"authorization_servers": ["https://as.example"]}, "the metadata has no resource"),
+        ({"resource": URL}, "the metadata names no authorization_servers"),
+        ({"resource": URL, "authorization_servers": ["https://as.example/t"]}, "no authorization"),
+    ],
+)
+def test_incomplete_documents(document: dict[str, object], message: str) -> None:
+    challenge = httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+    client = documents_client({f"POST {URL}": challenge, PRM: httpx.Response(200, json=document)})
+    found = findings(URL, client)
+    assert any(f.level == "refuse" and f.message.startswith(message) for f in found), found
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, content=b"not json"),
+        httpx.Response(200, json=["a list"]),
+        httpx.Response(200, content=b" " * (1024 * 1024 + 1)),
+        httpx.ReadTimeout("slow"),
+    ],
+)
+def test_a_metadata_document_that_is_no_json_object_is_not_found(
+    answer: httpx.Response | Exception,
+) -> None:
+    challenge = httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="a, b", x=y'})
+    found = findings(URL, documents_client({f"POST {URL}": challenge, PRM: answer}))
+    assert found[-1].message.startswith("no protected-resource metadata")
+
+
+def test_the_cli_prints_usage_errors() -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["mcp"])
+    assert usage.value.code == 2
