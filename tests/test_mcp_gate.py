@@ -241,3 +241,34 @@ def test_any_json_object_is_one_call(message: dict[str, object]) -> None:
 def test_a_base64_header_decodes_to_what_was_encoded(value: str) -> None:
     encoded = base64.b64encode(value.encode()).decode()
     assert header_value(f"=?base64?{encoded}?=".encode()) == value
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\xff", b"=?base64?!!!?=", b"=?base64?d3JpdGV=?=", b"=?base64?/w==?="]
+)
+def test_an_undecodable_header_matches_nothing(raw: bytes) -> None:
+    assert header_value(raw) is None
+
+
+async def test_a_batch_with_mcp_headers_is_a_mismatch(
+    mcp: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    refused = await mcp.post(
+        "/mcp",
+        json=[call("tools/list"), call("tools/list")],
+        headers={**bearer(issuer, "Tools.Read"), "Mcp-Method": "tools/list"},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == -32020
+
+
+def test_principal_reads_a_principal_set_by_the_middleware(issuer: LocalIssuer) -> None:
+    from starlette.requests import Request
+
+    from aad_guard import Principal
+    from aad_guard.mcp import principal
+
+    caller = Principal.from_claims(
+        {"tid": "t", "exp": 1, "scp": "Tools.Read", "azp": "c"}, token_version="2.0"
+    )
+    assert principal(Request({"type": "http", "headers": [], "user": caller})) is caller
