@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from examples.mcp_server.client import SignInScript
+
+from aad_guard.testing import LocalIssuerServer
+
 from .helpers import serving
 
 
@@ -17,3 +22,12 @@ def test_demo_passes_every_step_then_serves_until_ctrl_c() -> None:
     assert lines[5].startswith("reset_notes -> refused")
     assert any("PKCE S256 is advertised" in line for line in lines)
     assert lines[-2] == "script passed"
+
+
+@pytest.mark.anyio
+async def test_a_refused_sign_in_is_the_clients_error() -> None:
+    user = SignInScript()
+    with LocalIssuerServer() as server:
+        await user.open(f"{server.url}/organizations/oauth2/v2.0/authorize?client_id=nobody")
+    with pytest.raises(RuntimeError, match="the sign-in failed"):
+        await user.callback()
