@@ -31,3 +31,12 @@ async def test_a_refused_sign_in_is_the_clients_error() -> None:
         await user.open(f"{server.url}/organizations/oauth2/v2.0/authorize?client_id=nobody")
     with pytest.raises(RuntimeError, match="the sign-in failed"):
         await user.callback()
+
+
+def test_demo_main_with_no_wait_returns_after_the_script(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from examples.mcp_server import demo
+
+    assert demo.main(["--no-wait", "--port", "0", "--issuer-port", "0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "script passed"
