@@ -81,6 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-wait", action="store_true", help="stop after the script")
     options = parser.parse_args(argv)
     logging.disable(logging.INFO)  # each step is printed, not each request
+    try:
+        return _run(options)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _run(options: argparse.Namespace) -> int:
     with LocalIssuerServer(port=options.issuer_port) as issuer_server:
         sock = loopback_socket(options.port)
         resource = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
