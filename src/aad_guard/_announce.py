@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._requirement import short_scope
+from ._app_id_uri import AppIdUri, short_scope
 
 __all__ = [
     "ROUTE_SCOPES_ATTRIBUTE",
@@ -38,15 +38,16 @@ class EntraApp:
     authority: str
     tenant: str
     client_id: str
+    scope_prefix: AppIdUri | None = None  # the middleware's App ID URI, if not the default
 
     @property
     def app_id_uri(self) -> str:
-        """The default Application ID URI, the prefix of the API's full scope names."""
-        return f"api://{self.client_id}"
+        """The Application ID URI, the prefix of the API's full scope names."""
+        return (self.scope_prefix or AppIdUri.default(self.client_id)).value
 
     def full_scope(self, scope: str) -> str:
         """`Tasks.Read` as Entra's authorize endpoint needs it: `api://<client-id>/Tasks.Read`."""
-        return scope if "://" in scope else f"{self.app_id_uri}/{scope}"
+        return AppIdUri(self.app_id_uri).full(scope)
 
 
 def route_scopes(routes: Iterable[object]) -> dict[tuple[str, str], list[str]]:

@@ -19,6 +19,7 @@ from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
+from ._resource import ProtectedResource, serve_document
 from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
 from ._warm_up import check_warm_up, warming
@@ -70,6 +71,9 @@ class AADGuardMiddleware:
         require_keys_at_startup: With `warm_up`, fail the server's startup when no keys
             could be had in that time. Default `False`: start anyway, log a warning, and
             let requests fetch (a readiness probe on `validator.status()` tells).
+        resource: The API's RFC 9728 resource identifier (`https://host/mcp`) or a
+            `ProtectedResource`: its metadata is served without a token, and challenges under
+            it carry `resource_metadata=` and full-form scopes (docs/mcp.md).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -91,6 +95,7 @@ class AADGuardMiddleware:
         on_error: ErrorHandler | None = None,
         warm_up: float | None = None,
         require_keys_at_startup: bool = False,
+        resource: str | ProtectedResource | None = None,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
@@ -119,13 +124,24 @@ class AADGuardMiddleware:
                     parameters=("connection", "error"),
                     returns="Response, sync or async",
                 )
+            self._resource = ProtectedResource.of(resource)
+            if self._resource is not None and validator is None:
+                self._resource.admit_as_audience(validator_options)
             self.validator = validator or TokenValidator(**validator_options)
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
+        self._documents = (
+            None
+            if self._resource is None
+            else self._resource.documents(self.validator.authority, str(self.validator.tenant))
+        )
         # The OpenAPI document of the app this protects describes these settings.
         self._entra_app = EntraApp(
-            self.validator.authority, str(self.validator.tenant), self.validator.client_id
+            self.validator.authority,
+            str(self.validator.tenant),
+            self.validator.client_id,
+            None if self._resource is None else self._resource.scope_forms,
         )
         announce(app, self._entra_app)
 
@@ -141,6 +157,10 @@ class AADGuardMiddleware:
             await self.app(scope, receive, send)
             return
         announce(scope.get("app"), self._entra_app)  # the app that added this middleware
+        if self._documents is not None and await serve_document(
+            self._documents, scope, receive, send
+        ):
+            return
         scope[SCOPE_KEY] = self.validator.telemetry  # route requirements count with it
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
@@ -241,13 +261,15 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        validator = self.validator
+        validator, resource = self.validator, self._resource
         tenant = "common" if validator.tenant.is_keyword else str(validator.tenant)
         headers = error_headers(
             error,
             realm=self._realm,
             authorization_uri=f"{validator.authority}/{tenant}/oauth2/authorize",
             client_id=validator.client_id,
+            resource_metadata=None if resource is None else resource.metadata_for(scope["path"]),
+            scope_forms=None if resource is None else resource.scope_forms,
         )
         body = error_body(error)
         if scope["type"] == "websocket":
