@@ -186,7 +186,17 @@ async def test_without_the_mirror_no_authorization_server_metadata_is_served(
 
 @pytest.mark.parametrize(
     "resource",
-    ["http://api.contoso.example/mcp", "https://host/mcp?x=1", "https://host/mcp#f", "mcp", 7],
+    [
+        "http://api.contoso.example/mcp",
+        "https://host/mcp?x=1",
+        "https://host/mcp#f",
+        "mcp",
+        7,
+        # Sent in every challenge, where a header must be latin-1 and a quote ends the value.
+        "https://api.contoso.example/m\u20ac",
+        "https://api.contoso.example/a b",
+        'https://api.contoso.example/a"b',
+    ],
 )
 async def test_a_resource_that_is_no_https_identifier_is_a_configuration_error(
     issuer: LocalIssuer, resource: object
@@ -234,6 +244,8 @@ def bearer(issuer: LocalIssuer) -> dict[str, str]:
         ({"authorization_servers": ("http://as.example",)}, ValueError),
         ({"authorization_servers": (7,)}, TypeError),
         ({"app_id_uri": 7}, TypeError),
+        ({"app_id_uri": "api://caf\u00e9"}, ValueError),
+        ({"app_id_uri": 'api://a"b'}, ValueError),
     ],
 )
 def test_a_protected_resource_refuses_what_cannot_be_published(

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from aad_guard import AADGuardMiddleware, InMemoryRevocationStore, TokenValidator
 from aad_guard._claims import decode_claims
+from aad_guard._principal import VerifiedToken
 from aad_guard._revocation import Revocations
 from aad_guard.errors import RevocationUnavailableError, TokenRevokedError
 from aad_guard.testing import LocalIssuer
@@ -272,3 +273,29 @@ def test_a_store_that_cannot_be_read_is_answered_503_when_refusing(
     assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
     assert "WWW-Authenticate" not in answer.headers
     assert answer.json()["error"] == "temporarily_unavailable"
+
+
+@pytest.mark.anyio
+async def test_the_check_on_a_cached_token_decodes_nothing_but_still_refuses_by_token_id(
+    make_validator: MakeValidator,
+    issuer: LocalIssuer,
+    store: InMemoryRevocationStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    validator = make_validator(revocation_store=store)
+    token = issuer.token(claims={"uti": "aGVsbG8td29ybGQ"})
+    await validator.validate(token)
+    decodes: list[VerifiedToken] = []
+    decode = VerifiedToken.claims
+
+    def counted(self: VerifiedToken) -> dict[str, object]:
+        decodes.append(self)
+        return decode(self)
+
+    monkeypatch.setattr(VerifiedToken, "claims", counted)
+    for _ in range(3):
+        await validator.validate(token)
+    assert decodes == []  # the cached Principal carries its `uti` and `iat`
+    await store.revoke_token("aGVsbG8td29ybGQ")
+    with pytest.raises(TokenRevokedError):
+        await validator.validate(token)

@@ -25,11 +25,18 @@ from opentelemetry.trace import StatusCode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
-from aad_guard import AADGuardMiddleware, Telemetry, TokenValidator, requires
-from aad_guard._telemetry import record_authorization
+from aad_guard import (
+    AADGuardMiddleware,
+    Telemetry,
+    TokenValidator,
+    requires,
+    requires_auth_context,
+)
 from aad_guard.errors import KeysUnavailableError, TokenError
+from aad_guard.mcp import MCPRequirements, needs
 from aad_guard.testing import FaultKind, LocalIssuer
 from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import bearer, decoded, run_python
@@ -299,15 +306,47 @@ async def test_authorization_attempts_by_requirement_kind_and_result(
     ]
 
 
-def test_other_requirement_kinds_count_through_the_same_call(otel: Collected) -> None:
-    telemetry = otel.telemetry()
-    record_authorization({"aad_guard.telemetry": telemetry}, "auth_context")
-    record_authorization({}, "tool")  # no middleware in front: nothing to count with
-    (point,) = otel.points("aad_guard.authorization.attempts")
-    assert point.attributes == {
-        "aad_guard.authorization.requirement": "auth_context",
-        "aad_guard.authorization.result": "success",
-    }
+async def test_auth_context_and_mcp_requirements_are_counted_by_their_kind(
+    make_validator: MakeValidator, otel: Collected, issuer: LocalIssuer
+) -> None:
+    @requires_auth_context("c1")
+    async def approve(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("approved")
+
+    async def tools(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("{}")(scope, receive, send)
+
+    app = Starlette(
+        routes=[
+            Route("/approve", approve, methods=["POST"]),
+            Mount("/mcp", MCPRequirements(tools={"write": needs("Tools.Write")}).guard(tools)),
+        ]
+    )
+    guarded = AADGuardMiddleware(app, validator=make_validator(telemetry=otel.telemetry()))
+    transport = httpx.ASGITransport(app=guarded)
+    write = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "write"}}
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        with_c1 = bearer(issuer.token(claims={"acrs": ["c1"]}))
+        assert (await client.post("/approve", headers=with_c1)).status_code == 200
+        assert (await client.post("/approve", headers=bearer(issuer.token()))).status_code == 403
+        writer = bearer(issuer.token(scopes=["Tools.Write"]))
+        assert (await client.post("/mcp/", json=write, headers=writer)).status_code == 200
+        reader = bearer(issuer.token(scopes=["Tools.Read"]))
+        assert (await client.post("/mcp/", json=write, headers=reader)).status_code == 403
+    assert sorted(
+        (
+            p.attributes["aad_guard.authorization.requirement"],
+            p.attributes["aad_guard.authorization.result"],
+            p.attributes.get("error.type", ""),
+            p.value,
+        )
+        for p in otel.points("aad_guard.authorization.attempts")
+    ) == [
+        ("auth_context", "failure", "auth_context_required", 1),
+        ("auth_context", "success", "", 1),
+        ("tool", "failure", "insufficient_scope", 1),
+        ("tool", "success", "", 1),
+    ]
 
 
 # -- fetches, key age, stale serving ------------------------------------------------------
@@ -566,7 +605,8 @@ sys.meta_path.insert(0, Absent())
 import httpx
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from aad_guard import AADGuardMiddleware, TokenValidator, requires
 from aad_guard.testing import LocalIssuer

@@ -20,7 +20,13 @@ from ._callables import check_signature
 from ._claims import auth_context_claims, can_answer_claims_challenges, encode_claims
 from ._principal import Principal
 from ._requirement import caller
-from .errors import AuthContextChallengeError, AuthContextRequiredError, MissingTokenError
+from ._telemetry import record_authorization
+from .errors import (
+    AADGuardError,
+    AuthContextChallengeError,
+    AuthContextRequiredError,
+    MissingTokenError,
+)
 
 __all__ = ["AuthContext", "AuthContextResolver"]
 
@@ -106,7 +112,15 @@ class AuthContext:
             AuthContextChallengeError: see `check`.
             AuthContextRequiredError: see `check`.
         """
-        principal = caller(scope)
-        if principal is None:
-            raise MissingTokenError("This route needs an access token; the request is anonymous.")
-        return await self.check(principal)
+        try:
+            principal = caller(scope)
+            if principal is None:
+                raise MissingTokenError(
+                    "This route needs an access token; the request is anonymous."
+                )
+            admitted = await self.check(principal)
+        except AADGuardError as error:
+            record_authorization(scope, "auth_context", error)
+            raise
+        record_authorization(scope, "auth_context")
+        return admitted

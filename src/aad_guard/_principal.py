@@ -113,6 +113,8 @@ class Principal(BaseUser):
         is_app: `True` for an app-only token (client credentials): no `scp`.
         token_version: `"1.0"` or `"2.0"`.
         expires_at: `exp`, in UNIX seconds.
+        issued_at: `iat`, in UNIX seconds, if present.
+        token_id: The token's own id (`uti`), if present.
         auth_contexts: Authentication context ids the token satisfies (`acrs`), e.g. `c1`.
         client_capabilities: What the calling app declared it handles (`xms_cc`), e.g. `cp1`.
         claims: Every claim of the token, read-only; a Principal from a token decodes them
@@ -131,6 +133,9 @@ class Principal(BaseUser):
     token_version: TokenVersion
     expires_at: float
     source: Mapping[str, object] | VerifiedToken = field(repr=False, compare=False, hash=False)
+    # Read on every use of a cached token (the revocation check), so kept decoded.
+    issued_at: float | None = field(default=None, repr=False, compare=False)
+    token_id: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def claims(self) -> Mapping[str, object]:
@@ -154,7 +159,7 @@ class Principal(BaseUser):
         decodes its claims when they are read, rather than a copy of `claims`.
         """
         get = claims.get
-        scp, roles, exp = get("scp"), get("roles"), claims["exp"]
+        scp, roles, exp, iat = get("scp"), get("roles"), claims["exp"], get("iat")
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
         client_id = get(CLIENT_CLAIM[token_version])
         if not isinstance(client_id, str):
@@ -179,6 +184,10 @@ class Principal(BaseUser):
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
             source=VerifiedToken(token) if token is not None else MappingProxyType(dict(claims)),
+            issued_at=float(iat)
+            if isinstance(iat, int | float) and not isinstance(iat, bool)
+            else None,
+            token_id=_string(claims, "uti"),
         )
 
     @property

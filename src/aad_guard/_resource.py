@@ -73,8 +73,10 @@ class ProtectedResource:
 
     def __post_init__(self) -> None:
         _check_identifier("resource", self.resource)
-        if self.app_id_uri is not None and not isinstance(self.app_id_uri, str):
-            raise TypeError(f"app_id_uri must be a string, not {self.app_id_uri!r}")
+        if self.app_id_uri is not None:
+            if not isinstance(self.app_id_uri, str):
+                raise TypeError(f"app_id_uri must be a string, not {self.app_id_uri!r}")
+            _check_header_safe("app_id_uri", self.app_id_uri)
         scopes: object = self.scopes  # what a caller passed, whatever the annotation says
         if isinstance(scopes, str) or not all(isinstance(s, str) and s for s in self.scopes):
             raise ValueError("scopes must be a collection of non-empty strings")
@@ -224,10 +226,20 @@ def _mirror(issuer: str, entra: str, scopes: list[str]) -> bytes:
     )
 
 
+def _check_header_safe(name: str, value: str) -> None:
+    """`value` goes into `WWW-Authenticate` challenges: printable ASCII, no space or quote."""
+    if not (value.isascii() and value.isprintable()) or any(c in value for c in ' "\\'):
+        raise ValueError(
+            f"{name} {value!r} must be printable ASCII without spaces, quotes or backslashes "
+            "(it is sent in WWW-Authenticate challenges): percent-encode other characters"
+        )
+
+
 def _check_identifier(name: str, value: object) -> None:
     """An `https` URL without query or fragment; plain `http` to loopback only."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a URL string, not {value!r}")
+    _check_header_safe(name, value)
     parts = urlsplit(value)
     if parts.query or parts.fragment or "#" in value or "?" in value or not parts.netloc:
         raise ValueError(

@@ -182,12 +182,11 @@ async def enforce_revocations(
         TokenRevokedError: it is revoked (with a claims challenge for a `cp1` client).
         RevocationUnavailableError: the store cannot be read and `on_failure` refuses.
     """
-    claims = principal.claims
-    uti = claims.get("uti")
+    # From the Principal's own fields: a cached token's claims are not decoded on every hit.
     lookup = store.lookup(
         principal.tenant_id,
         principal.object_id,
-        uti if isinstance(uti, str) else None,
+        principal.token_id,
         principal.client_id if principal.is_app else None,
     )
     found: Revocations | None = None
@@ -214,7 +213,7 @@ async def enforce_revocations(
                 f"The revocation store cannot be read: {failure}.", tenant_id=tenant_id, kid=kid
             )
         return
-    revoked_at = _revoked_at(found, claims.get("iat"))
+    revoked_at = _revoked_at(found, principal.issued_at)
     if revoked_at is None:
         return
     challenge = None
@@ -230,12 +229,11 @@ async def enforce_revocations(
     )
 
 
-def _revoked_at(found: Revocations, iat: object) -> float | None:
-    """The revocation that refuses a token issued at `iat`: one at or after it, if any.
+def _revoked_at(found: Revocations, issued_at: float | None) -> float | None:
+    """The revocation that refuses a token issued at `issued_at`: one at or after it, if any.
 
     A missing `iat` counts as issued before any revocation.
     """
-    issued_at = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None
     if found.token is not None:
         return found.token
     for since in (found.user, found.client):

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._requirement import Requirement, caller
-from ..errors import InsufficientScopeError, MissingTokenError
+from .._telemetry import record_authorization
+from ..errors import AADGuardError, InsufficientScopeError, MissingTokenError
 from ._jsonrpc import (
     HEADER_MISMATCH,
     INVALID_REQUEST,
@@ -133,21 +134,35 @@ class _Gate:
         needed = [r for call in calls for r in self.requirements.of(call)]
         if not needed:
             return
-        principal = caller(scope)
-        if principal is None:
-            raise MissingTokenError(
-                "This operation needs an access token; the request is anonymous."
-            )
-        granted = principal.scopes, principal.roles
-        if all(
-            granted[0].intersection(r.scopes) or granted[1].intersection(r.roles) for r in needed
-        ):
-            return
-        scopes = tuple(dict.fromkeys(s for r in needed for s in r.scopes))
-        roles = tuple(dict.fromkeys(x for r in needed for x in r.roles if x not in scopes))
-        raise InsufficientScopeError(
-            "The token lacks a scope or role this MCP operation needs.", scopes=scopes, roles=roles
-        )
+        # Counted by what is called (`tool`, `prompt`, `resource`), as docs/operations.md says.
+        kinds = sorted({call.kind for call in calls if call.kind and self.requirements.of(call)})
+        kind = kinds[0] if len(kinds) == 1 else "mcp"
+        try:
+            _check_granted(scope, needed)
+        except AADGuardError as error:
+            record_authorization(scope, kind, error)
+            raise
+        record_authorization(scope, kind)
+
+
+def _check_granted(scope: Scope, needed: list[Requirement]) -> None:
+    """The caller holds, for each requirement, one of its scopes or roles.
+
+    Raises:
+        MissingTokenError: the connection is anonymous (401).
+        InsufficientScopeError: naming every scope the calls need (403).
+    """
+    principal = caller(scope)
+    if principal is None:
+        raise MissingTokenError("This operation needs an access token; the request is anonymous.")
+    granted = principal.scopes, principal.roles
+    if all(granted[0].intersection(r.scopes) or granted[1].intersection(r.roles) for r in needed):
+        return
+    scopes = tuple(dict.fromkeys(s for r in needed for s in r.scopes))
+    roles = tuple(dict.fromkeys(x for r in needed for x in r.roles if x not in scopes))
+    raise InsufficientScopeError(
+        "The token lacks a scope or role this MCP operation needs.", scopes=scopes, roles=roles
+    )
 
 
 def _check_headers(scope: Scope, calls: list[Call]) -> None:
