@@ -22,11 +22,15 @@ from collections.abc import Mapping
 from typing import Final, cast
 
 from ._candidate import Candidate, Check, CheckContext, Evidence
+from ._flavour import Flavour
 from ._policy import TenantPolicy
+from ._principal import is_guest, user_flow
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (
     AADGuardError,
+    ClientNotAllowedError,
+    GuestNotAllowedError,
     InvalidAudienceError,
     InvalidClaimError,
     InvalidIssuerError,
@@ -39,6 +43,7 @@ from .errors import (
     TokenExpiredError,
     TokenNotYetValidError,
     UnknownKeyError,
+    UserFlowNotAllowedError,
     VersionMismatchError,
 )
 
@@ -111,11 +116,13 @@ def _check_audience(token: Candidate, context: CheckContext) -> None:
 def _check_tenant_and_issuer_claims(token: Candidate, context: CheckContext) -> None:
     """`tid` is a tenant id and `iss` a string, before any key is fetched for them."""
     claims, evidence = token.claims, token.evidence
-    for name in ("tid", "iss"):
+    # A B2C token's tenant is its issuer's path: the issuer step fills it in (`""` till then).
+    required = ("iss",) if context.flavour.tid_optional else ("tid", "iss")
+    for name in required:
         if name not in claims:
             raise MissingClaimError(claim=name, **evidence)
-    tenant_id, issuer = claims["tid"], claims["iss"]
-    if not is_guid(tenant_id):
+    tenant_id, issuer = claims.get("tid", ""), claims["iss"]
+    if "tid" in claims and not is_guid(tenant_id):
         raise InvalidClaimError(
             f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid", **evidence
         )
@@ -123,7 +130,7 @@ def _check_tenant_and_issuer_claims(token: Candidate, context: CheckContext) -> 
         raise InvalidClaimError(
             f"The token's 'iss' {issuer!r} is not a string.", claim="iss", **evidence
         )
-    token.tenant_id, token.issuer = tenant_id, issuer
+    token.tenant_id, token.issuer = tenant_id if is_guid(tenant_id) else "", issuer
 
 
 async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
@@ -133,6 +140,9 @@ async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
 
 def _check_issuer(token: Candidate, context: CheckContext) -> None:
     """`iss` must be the metadata's issuer for `tid`, exactly; `ver` must match its form."""
+    if context.settings.metadata_url is not None:
+        _check_named_metadata_issuer(token, context)
+        return
     snapshot, tenant_id, issuer = token.snapshot, token.tenant_id, token.issuer
     version: TokenVersion
     if issuer == snapshot.issuer_v2.for_tenant(tenant_id):
@@ -152,6 +162,63 @@ def _check_issuer(token: Candidate, context: CheckContext) -> None:
             f"The token's 'ver' {ver!r} does not match its v{version} issuer.", **token.evidence
         )
     token.version = version
+
+
+def _check_named_metadata_issuer(token: Candidate, context: CheckContext) -> None:
+    """Under `metadata_url`: `iss` is that document's issuer, exactly; a token without `tid`
+    (B2C) is of the issuer's tenant; B2C's v2.0 endpoint issues `ver` "1.0" tokens."""
+    template, flavour = token.snapshot.issuer_v2, context.flavour
+    if token.tenant_id == "":
+        if template.tenant_id is None:
+            raise MissingClaimError(claim="tid", **token.evidence)
+        token.tenant_id = template.tenant_id
+        token.evidence = Evidence(tenant_id=template.tenant_id, kid=token.evidence["kid"])
+    if token.issuer != template.for_tenant(token.tenant_id):
+        raise InvalidIssuerError(
+            f"The token's issuer {token.issuer!r} is not {template.value!r}, the issuer of "
+            "the configured metadata_url.",
+            **token.evidence,
+        )
+    if "ver" not in token.claims:
+        raise MissingClaimError(claim="ver", **token.evidence)
+    ver = token.claims["ver"]
+    accepted = ("1.0", "2.0") if flavour is Flavour.B2C else (template.version,)
+    if ver not in accepted:
+        raise VersionMismatchError(
+            f"The token's 'ver' {ver!r} is not {' or '.join(accepted)}.", **token.evidence
+        )
+    # B2C names the client in `azp` whatever its `ver`.
+    token.version = "2.0" if flavour is Flavour.B2C else template.version
+
+
+def _check_user_flow(token: Candidate, context: CheckContext) -> None:
+    """A B2C token's user flow (`tfp`, else `acr`) is one of `allowed_user_flows`."""
+    allowed = cast(frozenset[str], context.settings.allowed_user_flows)  # `applies` saw to it
+    flow = user_flow(token.claims)
+    if flow is None or flow.lower() not in allowed:
+        raise UserFlowNotAllowedError(
+            f"The token's user flow {flow!r} is not one of {sorted(allowed)!r}.", **token.evidence
+        )
+
+
+def _check_client(token: Candidate, context: CheckContext) -> None:
+    """The calling application (`azp`/`appid`) is one of `allowed_client_ids`."""
+    allowed = cast(frozenset[str], context.settings.allowed_client_ids)  # `applies` saw to it
+    client = token.claims.get(CLIENT_CLAIM[token.version])
+    if client not in allowed:
+        raise ClientNotAllowedError(
+            f"The token's client {client!r} is not one of allowed_client_ids.", **token.evidence
+        )
+
+
+def _refuse_guest(token: Candidate, context: CheckContext) -> None:
+    """With `allow_guest_users=False`, a workforce tenant's guest (B2B) user is refused."""
+    if context.flavour.infers_guests and is_guest(token.claims, tenant_id=token.tenant_id):
+        raise GuestNotAllowedError(
+            "The token's user is a guest in its tenant ('idp' is not the issuer, or 'acct' "
+            "is 1), and allow_guest_users is False.",
+            **token.evidence,
+        )
 
 
 def _check_token_type(token: Candidate, context: CheckContext) -> None:
@@ -315,6 +382,13 @@ CHECKS: Final[tuple[Check, ...]] = (
         reasons=frozenset({"not_an_access_token", "no_scopes_or_roles"}),
         claims=frozenset({"scp", "roles", *CLIENT_CLAIM.values(), *_PRINCIPAL_STRING_CLAIMS}),
     ),
+    Check(
+        "user_flow",
+        "User flow (tfp, acr)",
+        _check_user_flow,
+        reasons=frozenset({"user_flow_not_allowed"}),
+        applies=lambda settings: settings.allowed_user_flows is not None,
+    ),
     Check("tenant", "Tenant allowed", _check_tenant, reasons=frozenset({"tenant_not_allowed"})),
     Check(
         "signing_key",
@@ -344,6 +418,21 @@ CHECKS: Final[tuple[Check, ...]] = (
         part_of="tenant",
         applies=lambda settings: settings.tenant_policy is not None,
         on_cache_hit="repeat",
+    ),
+    # After the signature too: a 403 is for a proven caller, never for a forged token.
+    Check(
+        "client",
+        "Client application allowed (azp, appid)",
+        _check_client,
+        reasons=frozenset({"client_not_allowed"}),
+        applies=lambda settings: settings.allowed_client_ids is not None,
+    ),
+    Check(
+        "guest",
+        "Guest user (idp, acct)",
+        _refuse_guest,
+        reasons=frozenset({"guest_not_allowed"}),
+        applies=lambda settings: not settings.allow_guest_users,
     ),
 )
 """Every check, in the order the validator runs them (docs/design.md, behaviour rules)."""

@@ -6,9 +6,37 @@ from types import MappingProxyType
 
 from starlette.authentication import BaseUser
 
+from ._flavour import Flavour
+from ._tenant import MSA_TENANT_ID
 from ._version import CLIENT_CLAIM, TokenVersion
 
-__all__ = ["Principal"]
+__all__ = ["Principal", "is_guest", "user_flow"]
+
+
+def is_guest(claims: Mapping[str, object], *, tenant_id: str) -> bool:
+    """Whether a workforce token's user is a guest (B2B) in the token's tenant.
+
+    Entra's token reference: `idp` is the issuer unless the account lives in another tenant
+    (or is a personal account), and the optional `acct` claim is 1 for guests. Personal
+    accounts in their own tenant are never guests.
+    """
+    if tenant_id == MSA_TENANT_ID:
+        return False
+    idp = claims.get("idp")
+    return claims.get("acct") == 1 or (isinstance(idp, str) and idp != claims.get("iss"))
+
+
+def user_flow(claims: Mapping[str, object]) -> str | None:
+    """A B2C token's user flow or custom policy: `tfp`, or `acr` in older tokens."""
+    return _string(claims, "tfp", "acr")
+
+
+def _groups_overage(claims: Mapping[str, object]) -> bool:
+    """Whether the token had too many groups to carry them (Entra's groups overage claim)."""
+    if "groups" in claims:
+        return False
+    names = claims.get("_claim_names")
+    return claims.get("hasgroups") is True or (isinstance(names, dict) and "groups" in names)
 
 
 def _string(claims: Mapping[str, object], *names: str) -> str | None:
@@ -36,6 +64,16 @@ class Principal(BaseUser):
         token_version: `"1.0"` or `"2.0"`.
         expires_at: `exp`, in UNIX seconds.
         claims: Every claim of the token, read-only.
+        is_guest: A guest (B2B) user of a workforce tenant: `idp` is not the issuer, or
+            `acct` is 1. Never set for B2C or External ID, where `idp` names a social
+            identity provider.
+        user_flow: The B2C user flow or custom policy (`tfp`, else `acr`), as the token
+            spells it; `None` outside B2C.
+        groups: The group object ids of `groups`.
+        groups_overage: The user is in more groups than a token carries: `groups` is absent
+            and `hasgroups` or `_claim_names.groups` says so. `groups` is then empty, which
+            does not mean "in no group"; ask Microsoft Graph.
+        accepted_by: The metadata URL of the validator that accepted the token.
     """
 
     tenant_id: str
@@ -50,19 +88,36 @@ class Principal(BaseUser):
     token_version: TokenVersion
     expires_at: float
     claims: Mapping[str, object] = field(repr=False, compare=False, hash=False)
+    is_guest: bool = False
+    user_flow: str | None = None
+    groups: frozenset[str] = frozenset()
+    groups_overage: bool = False
+    accepted_by: str | None = None
 
     @classmethod
     def from_claims(
-        cls, claims: Mapping[str, object], *, token_version: TokenVersion
+        cls,
+        claims: Mapping[str, object],
+        *,
+        token_version: TokenVersion,
+        tenant_id: str | None = None,
+        flavour: Flavour = Flavour.WORKFORCE,
+        accepted_by: str | None = None,
     ) -> "Principal":
-        """Build a Principal from claims the validator has already checked."""
+        """Build a Principal from claims the validator has already checked.
+
+        `tenant_id` is the tenant the validator established (B2C's is the issuer's path);
+        default the `tid` claim.
+        """
+        tenant_id = tenant_id if tenant_id is not None else str(claims["tid"])
+        groups = claims.get("groups")
         scp = claims.get("scp")
         roles = claims.get("roles")
         exp = claims["exp"]
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
         client_id = _string(claims, CLIENT_CLAIM[token_version])
         return cls(
-            tenant_id=str(claims["tid"]),
+            tenant_id=tenant_id,
             object_id=_string(claims, "oid"),
             subject=_string(claims, "sub"),
             client_id=client_id,
@@ -80,6 +135,13 @@ class Principal(BaseUser):
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
             claims=MappingProxyType(dict(claims)),
+            is_guest=flavour.infers_guests and is_guest(claims, tenant_id=tenant_id),
+            user_flow=user_flow(claims) if flavour is Flavour.B2C else None,
+            groups=frozenset(g for g in groups if isinstance(g, str))
+            if isinstance(groups, list)
+            else frozenset(),
+            groups_overage=_groups_overage(claims),
+            accepted_by=accepted_by,
         )
 
     def has_scope(self, scope: str) -> bool:

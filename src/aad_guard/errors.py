@@ -21,12 +21,16 @@ AADGuardError
 │   ├── VersionMismatchError        version_mismatch
 │   ├── NotAnAccessTokenError       not_an_access_token
 │   ├── NoScopesOrRolesError        no_scopes_or_roles
-│   └── TenantNotAllowedError       tenant_not_allowed
+│   ├── TenantNotAllowedError       tenant_not_allowed
+│   └── UserFlowNotAllowedError     user_flow_not_allowed
 ├── MissingTokenError               401 missing_token (a challenge without an error)
 ├── InvalidRequestError             400 invalid_request
 │   ├── MalformedAuthorizationError malformed_authorization
 │   └── DuplicateAuthorizationError duplicate_authorization
 ├── InsufficientScopeError          403 insufficient_scope
+│   ├── GuestNotAllowedError        guest_not_allowed
+│   ├── ClientNotAllowedError       client_not_allowed
+│   └── GroupsOverageError          groups_overage
 └── KeysUnavailableError            503 keys_unavailable
 ```
 
@@ -38,9 +42,12 @@ from collections.abc import Iterable
 
 __all__ = [
     "AADGuardError",
+    "ClientNotAllowedError",
     "CriticalHeaderError",
     "DuplicateAuthorizationError",
     "GraphTokenError",
+    "GroupsOverageError",
+    "GuestNotAllowedError",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidClaimError",
@@ -63,6 +70,7 @@ __all__ = [
     "TokenTooLargeError",
     "UnknownKeyError",
     "UnsupportedAlgorithmError",
+    "UserFlowNotAllowedError",
     "VersionMismatchError",
 ]
 
@@ -258,6 +266,13 @@ class TenantNotAllowedError(TokenError):
     description = "The access token's tenant is not allowed to call this API."
 
 
+class UserFlowNotAllowedError(TokenError):
+    """The B2C token's user flow (`tfp`/`acr`) is not one of `allowed_user_flows`."""
+
+    reason = "user_flow_not_allowed"
+    description = "The access token was issued by a user flow that is not accepted."
+
+
 class MissingTokenError(AADGuardError):
     """The request carries no bearer token: a challenge without an error (RFC 6750 §3.1)."""
 
@@ -312,6 +327,40 @@ class InsufficientScopeError(AADGuardError):
         super().__init__(message)
         self.scopes = tuple(scopes)
         self.roles = tuple(roles)
+
+
+class _ForbiddenTokenError(InsufficientScopeError):
+    """A valid token whose caller this API does not admit, whatever its scopes (403)."""
+
+    def __init__(
+        self, message: str | None = None, *, tenant_id: str | None = None, kid: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+        self.kid = kid
+
+
+class GuestNotAllowedError(_ForbiddenTokenError):
+    """The token is valid, but its user is a guest and `allow_guest_users` is `False`."""
+
+    reason = "guest_not_allowed"
+    description = "Guest users are not allowed to call this API."
+
+
+class ClientNotAllowedError(_ForbiddenTokenError):
+    """The token is valid, but its client (`azp`/`appid`) is not in `allowed_client_ids`."""
+
+    reason = "client_not_allowed"
+    description = "The calling application is not allowed to call this API."
+
+
+class GroupsOverageError(InsufficientScopeError):
+    """The route requires groups, the token is in groups overage and no resolver is given."""
+
+    reason = "groups_overage"
+    description = (
+        "The access token has too many groups to list them, and this API cannot look them up."
+    )
 
 
 class KeysUnavailableError(AADGuardError):
