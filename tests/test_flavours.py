@@ -501,3 +501,82 @@ async def test_groups_and_groups_overage(
     assert (overage.groups, overage.groups_overage) == (frozenset(), True)
     assert implicit.groups_overage is True
     assert (none.groups, none.groups_overage) == (frozenset(), False)
+
+
+# -- 6. group requirements -------------------------------------------------------------------
+
+OVERAGE: Final = {"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {}}}
+
+
+def group_apps(validator: TokenValidator, resolver: Any) -> list[Starlette | Any]:
+    """The same group-protected route in Starlette (`requires_groups`) and FastAPI."""
+    from fastapi import Depends, FastAPI
+
+    from aad_guard import require_groups, requires_groups
+
+    @requires_groups("admins", resolver=resolver)
+    async def admin(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    starlette = Starlette(routes=[Route("/admin", admin)])
+    fastapi = FastAPI()
+
+    in_admins = Depends(require_groups("admins", resolver=resolver))
+
+    @fastapi.get("/admin")
+    async def admin_route(principal: Principal = in_admins) -> dict[str, bool]:
+        return {"ok": True}
+
+    for app in (starlette, fastapi):
+        app.add_middleware(AADGuardMiddleware, validator=validator)
+    return [starlette, fastapi]
+
+
+async def answers(app: Any, *tokens: str) -> list[httpx.Response]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        return [await client.get("/admin", headers=bearer(token)) for token in tokens]
+
+
+async def test_require_groups_admits_members_and_refuses_overage_without_a_resolver(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    member = issuer.token(claims={"groups": ["users", "admins"]})
+    other = issuer.token(claims={"groups": ["users"]})
+    overage = issuer.token(claims=OVERAGE)
+    for app in group_apps(make_validator(), resolver=None):
+        admitted, refused, unresolved = await answers(app, member, other, overage)
+        assert admitted.status_code == 200
+        assert refused.status_code == 403
+        assert refused.json()["error_description"] == (
+            "The caller is not in a group this request requires."
+        )
+        assert unresolved.status_code == 403
+        assert "too many groups" in unresolved.json()["error_description"]
+
+
+async def test_require_groups_asks_the_resolver_for_an_overage_token(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    asked: list[str | None] = []
+
+    async def from_graph(principal: Principal) -> list[str]:
+        asked.append(principal.object_id)
+        return ["admins"] if principal.name == "Admin" else ["users"]
+
+    admin = issuer.token(claims={**OVERAGE, "name": "Admin"})
+    user = issuer.token(claims=OVERAGE)
+    for app in group_apps(make_validator(), resolver=from_graph):
+        admitted, refused = await answers(app, admin, user)
+        assert (admitted.status_code, refused.status_code) == (200, 403)
+    assert len(asked) == 4
+
+
+def test_require_groups_checks_its_arguments() -> None:
+    from aad_guard import requires_groups
+
+    with pytest.raises(ValueError, match="group"):
+        requires_groups()
+    with pytest.raises(TypeError, match="resolver"):
+        requires_groups("admins", resolver=lambda: None)  # type: ignore[arg-type,misc]

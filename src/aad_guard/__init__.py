@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from ._groups import requires_groups
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._requires import requires
@@ -11,6 +12,7 @@ from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError,
 if TYPE_CHECKING:
     from ._fastapi import (
         current_principal,
+        require_groups,
         require_roles,
         require_scope_or_role,
         require_scopes,
@@ -26,10 +28,12 @@ __all__ = [
     "TokenError",
     "TokenValidator",
     "current_principal",
+    "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
     "requires",
+    "requires_groups",
     "swagger_ui_init_oauth",
 ]
 
@@ -41,6 +45,7 @@ for _exported in (
     Principal,
     TokenValidator,
     requires,
+    requires_groups,
 ):
     _exported.__module__ = __name__
 del _exported, TYPE_CHECKING
@@ -50,6 +55,7 @@ del _exported, TYPE_CHECKING
 _FASTAPI_NAMES = frozenset(
     {
         "current_principal",
+        "require_groups",
         "require_roles",
         "require_scope_or_role",
         "require_scopes",

@@ -10,11 +10,13 @@ from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2, SecurityScopes
 
 from ._announce import SCHEME_NAME
+from ._groups import GroupRequirement, GroupResolver
 from ._principal import Principal
 from ._requirement import Requirement, caller, names
 
 __all__ = [
     "current_principal",
+    "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
@@ -94,6 +96,26 @@ def require_scope_or_role(
 ) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits tokens with any one of `scopes` or any one of `roles`."""
     return _require(scopes, roles)
+
+
+def require_groups(
+    *groups: str, resolver: GroupResolver | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers in any one of `groups` (group object ids).
+
+    A token in groups overage (too many groups to carry) is refused with 403
+    `groups_overage` unless `resolver`, an `async (principal) -> group ids`, looks the
+    groups up (e.g. in Microsoft Graph). Returns the `Principal`.
+
+    Raises:
+        ValueError: no group is named.
+    """
+    requirement = GroupRequirement.of(groups, resolver)
+
+    async def dependency(connection: HTTPConnection, _: None = Security(entra_scheme)) -> Principal:
+        return await requirement.admit(connection.scope)
+
+    return dependency
 
 
 async def current_principal(

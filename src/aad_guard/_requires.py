@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from ._requirement import Requirement
 
-__all__ = ["requires"]
+__all__ = ["connection_of", "requires"]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
 
@@ -37,14 +37,14 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
 
             @functools.wraps(endpoint)
             async def admit_then_await(*args: object, **kwargs: object) -> object:
-                requirement.admit(_connection(args, kwargs).scope)
+                requirement.admit(connection_of(args, kwargs).scope)
                 return await endpoint(*args, **kwargs)
 
             return cast(Endpoint, admit_then_await)
 
         @functools.wraps(endpoint)
         def admit_then_call(*args: object, **kwargs: object) -> object:
-            requirement.admit(_connection(args, kwargs).scope)
+            requirement.admit(connection_of(args, kwargs).scope)
             return endpoint(*args, **kwargs)
 
         return cast(Endpoint, admit_then_call)
@@ -52,7 +52,7 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
     return decorate
 
 
-def _connection(args: tuple[object, ...], kwargs: Mapping[str, object]) -> HTTPConnection:
+def connection_of(args: tuple[object, ...], kwargs: Mapping[str, object]) -> HTTPConnection:
     """The endpoint's `Request` or `WebSocket`, wherever it is among the arguments."""
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):

@@ -30,7 +30,8 @@ AADGuardError
 ├── InsufficientScopeError          403 insufficient_scope
 │   ├── GuestNotAllowedError        guest_not_allowed
 │   ├── ClientNotAllowedError       client_not_allowed
-│   └── GroupsOverageError          groups_overage
+│   ├── GroupsOverageError          groups_overage
+│   └── NotInGroupError             not_in_group
 └── KeysUnavailableError            503 keys_unavailable
 ```
 
@@ -63,6 +64,7 @@ __all__ = [
     "MissingTokenError",
     "NoScopesOrRolesError",
     "NotAnAccessTokenError",
+    "NotInGroupError",
     "TenantNotAllowedError",
     "TokenError",
     "TokenExpiredError",
@@ -361,6 +363,13 @@ class GroupsOverageError(InsufficientScopeError):
     description = (
         "The access token has too many groups to list them, and this API cannot look them up."
     )
+
+
+class NotInGroupError(InsufficientScopeError):
+    """The caller is in none of the groups the route requires."""
+
+    reason = "not_in_group"
+    description = "The caller is not in a group this request requires."
 
 
 class KeysUnavailableError(AADGuardError):
