@@ -118,7 +118,7 @@ async def measure(
     issuer: LocalIssuer, tokens: Tokens, *, rounds: int, on_round: Callable[[int], None]
 ) -> list[CaseResult]:
     """Time every in-process case over `rounds` interleaved rounds."""
-    public_key = issuer.signing_key.private_key.public_key()
+    public_key = issuer.keys.signing.private_key.public_key()
     audience = issuer.client_id
     token_issuer = issuer.issuer(issuer.tenant_id)
 

@@ -104,7 +104,7 @@ async def measure() -> Memory:
             tracked_objects = len(gc.get_objects()) - tracked
     return Memory(
         per_tenant_bytes=tenant_bytes / TENANTS,
-        keys_per_tenant=len(issuer.keys),
+        keys_per_tenant=len(issuer.keys.listed),
         per_token_bytes=token_bytes / TOKENS,
         token_characters=len(tokens[0]),
         charged_per_token=len(tokens[0]) * BYTES_PER_TOKEN_CHARACTER,

@@ -41,13 +41,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from aad_guard import AADGuardMiddleware, TokenValidator
-from aad_guard.testing import Fault, LocalIssuer
+from aad_guard.testing import FaultKind, LocalIssuer
 
 from ._app import PATH, call
 
 RESULTS = Path(__file__).parent / "results"
 # The faults the provider cycles through while failing, in turn (LocalIssuer.simulate).
-FAULTS: tuple[Fault, ...] = ("status", "down", "not_json", "empty_keys")
+FAULTS: tuple[FaultKind, ...] = ("status", "down", "not_json", "empty_keys")
 TICK = 0.1  # simulated seconds per request
 
 
@@ -122,11 +122,11 @@ class Traffic:
 def rotate(issuer: LocalIssuer, *, keep: int = 3) -> None:
     """Roll keys as Entra does: sign with the key published last time, publish the next one,
     and retire the oldest beyond `keep`."""
-    upcoming = issuer.keys[-1]
-    issuer.rotate_keys()
-    issuer.signing_key = upcoming
-    for key in issuer.keys[:-keep]:
-        issuer.retire_key(key.kid)
+    upcoming = issuer.keys.listed[-1]
+    issuer.keys.rotate()
+    issuer.keys.signing = upcoming
+    for key in issuer.keys.listed[:-keep]:
+        issuer.keys.retire(key.kid)
 
 
 class Refusals(logging.Handler):

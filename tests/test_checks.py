@@ -184,4 +184,4 @@ async def test_each_refusal_is_built_with_the_tokens_tenant_and_key(
     with pytest.raises(TokenError) as caught:
         await make_validator().validate(issuer.token(**changes))
     expected_tenant = issuer.tenant_id if well_formed_tenant else None
-    assert (caught.value.tenant_id, caught.value.kid) == (expected_tenant, issuer.signing_key.kid)
+    assert (caught.value.tenant_id, caught.value.kid) == (expected_tenant, issuer.keys.signing.kid)

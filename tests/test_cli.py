@@ -53,7 +53,7 @@ def local() -> LocalIssuer:
 @pytest.fixture
 def local_jwks(local: LocalIssuer, tmp_path: Path) -> str:
     path = tmp_path / "jwks.json"
-    path.write_text(json.dumps(local.jwks()))
+    path.write_text(json.dumps(local.keys.jwks()))
     return str(path)
 
 
@@ -494,7 +494,7 @@ def test_a_local_issuers_token_checked_against_entra_gets_a_hint(
 ) -> None:
     local = LocalIssuer(authority="http://127.0.0.1:8400")
     keys = tmp_path / "jwks.json"
-    keys.write_text(json.dumps(local.jwks()))
+    keys.write_text(json.dumps(local.keys.jwks()))
     code, report = check(capsys, local.token(), "--client-id", local.client_id, "--jwks", str(keys))
     assert (code, report["reason"], mistakes(report)) == (1, "invalid_issuer", ["local_issuer"])
     assert "--authority http://127.0.0.1:8400" in report["mistakes"][0]["message"]

@@ -37,7 +37,7 @@ def issuer() -> LocalIssuer:
 @pytest.fixture(scope="module")
 def jwks(issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("keys") / "jwks.json"
-    path.write_text(json.dumps(issuer.jwks()))
+    path.write_text(json.dumps(issuer.keys.jwks()))
     return str(path)
 
 

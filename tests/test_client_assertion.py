@@ -34,7 +34,7 @@ def stranger() -> ClientCertificate:
 async def http(
     issuer: LocalIssuer, credential: ClientCertificate
 ) -> AsyncIterator[httpx.AsyncClient]:
-    issuer.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
+    issuer.signin.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
     async with issuer.client() as client:
         yield client
 
@@ -152,7 +152,7 @@ async def test_an_ec_certificate_signs_es256_assertions(
     issuer: LocalIssuer, clock: FakeClock
 ) -> None:
     credential = ClientCertificate.new(kind="ec")
-    issuer.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
+    issuer.signin.register_client(DAEMON, certificate=credential.certificate, roles=["Tasks.Admin"])
     async with issuer.client() as http:
         assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
         answer = await token_request(http, **assertion_form(assertion))
@@ -163,7 +163,7 @@ async def test_a_certificate_of_another_kind_of_key_cannot_sign(
     issuer: LocalIssuer, clock: FakeClock
 ) -> None:
     credential = ClientCertificate.new(kind="ed25519")
-    issuer.register_client(DAEMON, certificate=credential.certificate)
+    issuer.signin.register_client(DAEMON, certificate=credential.certificate)
     async with issuer.client() as http:
         assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
         answer = await token_request(http, **assertion_form(assertion))
@@ -211,7 +211,7 @@ async def test_requests_without_a_proper_assertion_are_refused(
 async def test_a_client_may_have_a_secret_and_a_certificate(
     issuer: LocalIssuer, credential: ClientCertificate, clock: FakeClock
 ) -> None:
-    issuer.register_client(DAEMON, secret="s", certificate=credential.pem.decode())
+    issuer.signin.register_client(DAEMON, secret="s", certificate=credential.pem.decode())
     async with issuer.client() as http:
         by_secret = await token_request(http, client_secret="s")
         assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
@@ -222,7 +222,7 @@ async def test_a_client_may_have_a_secret_and_a_certificate(
 async def test_a_public_client_cannot_use_an_assertion(
     issuer: LocalIssuer, credential: ClientCertificate, clock: FakeClock
 ) -> None:
-    issuer.register_client(DAEMON)
+    issuer.signin.register_client(DAEMON)
     async with issuer.client() as http:
         assertion = credential.assertion(DAEMON, ENDPOINT, issued_at=clock.now)
         answer = await token_request(http, **assertion_form(assertion))
@@ -233,8 +233,8 @@ def test_a_certificate_registers_from_pem_with_or_without_its_key(
     issuer: LocalIssuer, credential: ClientCertificate
 ) -> None:
     for pem in (credential.pem, credential.key_pem + credential.pem, credential.pem.decode()):
-        client = issuer.register_client(DAEMON, certificate=pem)
+        client = issuer.signin.register_client(DAEMON, certificate=pem)
         assert client.certificate == credential.certificate
         assert client.is_confidential
     with pytest.raises(ValueError, match="not a PEM certificate"):
-        issuer.register_client(DAEMON, certificate=credential.key_pem)
+        issuer.signin.register_client(DAEMON, certificate=credential.key_pem)

@@ -129,7 +129,7 @@ async def test_redirects_are_not_followed_even_by_a_client_that_would(
 async def test_custom_signing_keys_are_fetched_with_the_app_id(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    custom = issuer.add_custom_key(issuer.client_id)
+    custom = issuer.keys.add_custom(issuer.client_id)
     validator = make_validator(custom_signing_keys=True)
     await validator.validate(issuer.token(key=custom))
     jwks_request = next(r for r in issuer.requests if r.url.path.endswith("/keys"))
@@ -186,9 +186,9 @@ async def test_refresh_picks_up_new_keys_without_a_miss(
 ) -> None:
     validator = make_validator(kid_miss_cooldown=10**6)
     await validator.validate(issuer.token())
-    new_key = issuer.rotate_keys()
+    new_key = issuer.keys.rotate()
     clock.advance(3600)
-    await validator.validate(issuer.token(key=issuer.keys[0]))  # starts the refresh
+    await validator.validate(issuer.token(key=issuer.keys.listed[0]))  # starts the refresh
     await settle()
     await validator.validate(issuer.token(key=new_key))
     assert issuer.count("jwks") == 2
@@ -203,7 +203,7 @@ async def test_first_token_of_a_rotated_in_key_validates(
     validator = make_validator()
     await validator.validate(issuer.token())
     clock.advance(31)
-    issuer.rotate_keys()
+    issuer.keys.rotate()
     await validator.validate(issuer.token())
     assert issuer.count("jwks") == 2
 
@@ -255,7 +255,7 @@ async def test_known_kid_with_a_bad_signature_never_refetches(
     validator = make_validator()
     await validator.validate(issuer.token())
     clock.advance(100)
-    forged = issuer.token(key=issuer.keys[1], headers={"kid": issuer.signing_key.kid})
+    forged = issuer.token(key=issuer.keys.listed[1], headers={"kid": issuer.keys.signing.kid})
     for _ in range(10):
         with pytest.raises(InvalidSignatureError):
             await validator.validate(forged)
@@ -396,10 +396,10 @@ async def test_key_dropped_from_the_jwks_is_no_longer_used(
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     validator = make_validator()
-    old = issuer.signing_key
+    old = issuer.keys.signing
     await validator.validate(issuer.token(key=old))
-    issuer.rotate_keys()
-    issuer.retire_key(old.kid)
+    issuer.keys.rotate()
+    issuer.keys.retire(old.kid)
     clock.advance(3600)
     await validator.validate(issuer.token())
     await settle()
@@ -414,16 +414,16 @@ async def test_key_dropped_from_the_jwks_is_no_longer_used(
 async def test_keys_not_meant_for_rs256_signatures_are_never_used(
     member: str, value: object, issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    original = issuer.jwks
+    original = issuer.keys.jwks
 
     def altered(*, app_id: str | None = None) -> dict[str, list[dict[str, object]]]:
         document = original(app_id=app_id)
         document["keys"][0][member] = value
         return document
 
-    issuer.jwks = altered  # type: ignore[method-assign]
+    issuer.keys.jwks = altered  # type: ignore[method-assign]
     with pytest.raises(UnknownKeyError):
-        await make_validator().validate(issuer.token(key=issuer.keys[0]))
+        await make_validator().validate(issuer.token(key=issuer.keys.listed[0]))
 
 
 async def test_keys_shorter_than_2048_bits_are_never_used(
@@ -434,7 +434,7 @@ async def test_keys_shorter_than_2048_bits_are_never_used(
     from aad_guard.testing import LocalKey
 
     weak = LocalKey("weak-key", rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505
-    issuer.keys.append(weak)
+    issuer.keys.listed.append(weak)
     token = issuer.token(key=weak)
     with pytest.raises(UnknownKeyError):
         await make_validator().validate(token)
@@ -443,8 +443,8 @@ async def test_keys_shorter_than_2048_bits_are_never_used(
 async def test_a_kid_listed_twice_names_no_key(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    twin = issuer.keys[1]
-    issuer.keys.append(type(twin)(issuer.signing_key.kid, twin.private_key))
+    twin = issuer.keys.listed[1]
+    issuer.keys.listed.append(type(twin)(issuer.keys.signing.kid, twin.private_key))
     with pytest.raises(UnknownKeyError):
         await make_validator().validate(issuer.token())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlencode
 
 import httpx
@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aad_guard import TokenValidator
-from aad_guard.testing import MSA_TENANT_ID, LocalIssuer, LocalIssuerServer
+from aad_guard.testing import (
+    MSA_TENANT_ID,
+    LocalIssuer,
+    LocalIssuerServer,
+    MetadataRequest,
+    TokenSpec,
+    entra_metadata,
+)
 from tests.conftest import FakeClock
 from tests.helpers import decoded, serving
 
@@ -69,19 +76,19 @@ async def test_tenant_and_domain_metadata_have_fixed_issuers(clock: FakeClock) -
 async def test_jwks_lists_every_key_bound_to_the_issuer_template(issuer: LocalIssuer) -> None:
     async with issuer.client() as client:
         keys = (await client.get(f"{BASE}/common/discovery/v2.0/keys")).json()["keys"]
-    assert [key["kid"] for key in keys] == [key.kid for key in issuer.keys]
+    assert [key["kid"] for key in keys] == [key.kid for key in issuer.keys.listed]
     assert len(keys) == 2
     assert {key["issuer"] for key in keys} == {f"{BASE}/{{tenantid}}/v2.0"}
     assert all(key["kty"] == "RSA" and key["use"] == "sig" and "d" not in key for key in keys)
 
 
 async def test_rotation_adds_a_signing_key_and_retire_removes_one(issuer: LocalIssuer) -> None:
-    first = issuer.signing_key
-    second = issuer.rotate_keys()
-    assert issuer.signing_key is second
+    first = issuer.keys.signing
+    second = issuer.keys.rotate()
+    assert issuer.keys.signing is second
     assert decoded_header(issuer.token())["kid"] == second.kid
-    issuer.retire_key(first.kid)
-    assert first.kid not in {key["kid"] for key in issuer.jwks()["keys"]}
+    issuer.keys.retire(first.kid)
+    assert first.kid not in {key["kid"] for key in issuer.keys.jwks()["keys"]}
 
 
 async def test_v2_delegated_token_has_entra_decoded_claims(
@@ -294,7 +301,7 @@ def port_of(server: LocalIssuerServer) -> int:
 @pytest.fixture
 def server() -> Iterator[LocalIssuerServer]:
     with LocalIssuerServer() as running:
-        running.issuer.register_client(
+        running.issuer.signin.register_client(
             "spa",
             redirect_uris=[
                 "http://127.0.0.1:8000/docs/oauth2-redirect",
@@ -460,3 +467,78 @@ def post_from(
     }
     body = b"{}" if path == "/_local/mint" else urlencode(grant).encode()
     return httpx.post(f"{server.url}{path}", content=body, headers=headers)
+
+
+# -- extension points --------------------------------------------------------------------
+
+
+def _echo_grant(spec: TokenSpec, claims: Mapping[str, object]) -> Mapping[str, object]:
+    """A claim rule that says which grant minted the token, and what it saw by default."""
+    return {"xms_grant": spec.grant_params.get("grant_type", "none"), "xms_seen": claims["ver"]}
+
+
+async def test_claim_rules_add_claims_to_tokens_of_the_token_endpoint() -> None:
+    issuer = LocalIssuer(claim_rules=[_echo_grant])
+    issuer.signin.register_client("daemon", secret="a-secret")
+    async with issuer.client() as http:
+        answer = await http.post(
+            f"{BASE}/{issuer.tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "daemon",
+                "client_secret": "a-secret",
+                "scope": f"api://{issuer.client_id}/.default",
+            },
+        )
+    claims = decoded_claims(answer.json()["access_token"])
+    assert (claims["xms_grant"], claims["xms_seen"]) == ("client_credentials", "2.0")
+
+
+def test_explicit_claims_and_removals_win_over_claim_rules() -> None:
+    issuer = LocalIssuer(claim_rules=[_echo_grant])
+    assert decoded_claims(issuer.token())["xms_grant"] == "none"
+    assert decoded_claims(issuer.token(claims={"xms_grant": "mine"}))["xms_grant"] == "mine"
+    assert "xms_grant" not in decoded_claims(issuer.token(remove=["xms_grant"]))
+
+
+def test_a_metadata_builder_shapes_every_document_served() -> None:
+    def without_device_flow(request: MetadataRequest) -> dict[str, object]:
+        document = entra_metadata(request)
+        document.pop("device_authorization_endpoint")
+        return {**document, "asked_for": request.tenant}
+
+    issuer = LocalIssuer(metadata=without_device_flow)
+    for version in ("1.0", "2.0"):
+        document = issuer.metadata("Contoso.example", version=version)
+        assert "device_authorization_endpoint" not in document
+        assert document["asked_for"] == "Contoso.example"
+    assert "device_authorization_endpoint" in LocalIssuer().metadata("organizations")
+
+
+async def test_a_metadata_builder_sees_the_query_of_the_request() -> None:
+    def user_flow(request: MetadataRequest) -> dict[str, object]:
+        return {**entra_metadata(request), "user_flow": request.query.get("p")}
+
+    issuer = LocalIssuer(metadata=user_flow)
+    async with issuer.client() as http:
+        url = f"{BASE}/organizations/v2.0/.well-known/openid-configuration"
+        asked = (await http.get(url, params={"p": "B2C_1_signin"})).json()
+        plain = (await http.get(url)).json()
+    assert (asked["user_flow"], plain["user_flow"]) == ("B2C_1_signin", None)
+
+
+def test_mint_takes_the_arguments_of_token_as_one_value() -> None:
+    issuer = LocalIssuer(clock=lambda: 1_700_000_000)
+    spec = TokenSpec(version="1.0", scopes=("Tasks.Read",), lifetime=60)
+    minted, made = (
+        decoded_claims(issuer.mint(spec)),
+        decoded_claims(issuer.token(version="1.0", scopes=["Tasks.Read"], lifetime=60)),
+    )
+    assert {name: minted[name] for name in ("aud", "iss", "exp", "scp", "ver", "appid")} == {
+        name: made[name] for name in ("aud", "iss", "exp", "scp", "ver", "appid")
+    }
+
+
+def test_only_the_personal_account_is_personal() -> None:
+    users = LocalIssuer().signin.users
+    assert {key for key, user in users.items() if user.is_personal} == {"personal"}

@@ -405,7 +405,7 @@ async def test_each_refusal_is_logged_once_with_reason_tenant_and_kid(
     assert record.levelno == logging.INFO
     assert record.__dict__["aad_guard_reason"] == "invalid_audience"
     assert record.__dict__["aad_guard_tenant_id"] == issuer.tenant_id
-    assert record.__dict__["aad_guard_kid"] == issuer.signing_key.kid
+    assert record.__dict__["aad_guard_kid"] == issuer.keys.signing.kid
     for part in token.split("."):
         assert part not in record.getMessage()
     assert "other" not in record.getMessage()

@@ -40,8 +40,8 @@ def requests_uses_verify(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def server() -> Iterator[LocalIssuerServer]:
     with LocalIssuerServer(tls=True) as server:
-        server.issuer.register_client(PUBLIC, redirect_uris=[REDIRECT])
-        server.issuer.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
+        server.issuer.signin.register_client(PUBLIC, redirect_uris=[REDIRECT])
+        server.issuer.signin.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
         yield server
 
 
@@ -173,7 +173,9 @@ def test_confidential_client_with_a_certificate_gets_an_app_token(
     server: LocalIssuerServer,
 ) -> None:
     certificate = ClientCertificate.new()
-    server.issuer.register_client("cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"])
+    server.issuer.signin.register_client(
+        "cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"]
+    )
     app = msal.ConfidentialClientApplication(
         "cert-daemon",
         client_credential={
@@ -253,7 +255,7 @@ def test_auth_code_flow_signs_in_and_msal_keeps_the_account(server: LocalIssuerS
     app = public_app(server)
     flow, result = sign_in(server, app, user="admin")
     claims = result["id_token_claims"]
-    admin = server.issuer.users["admin"]
+    admin = server.issuer.signin.users["admin"]
     # MSAL sends the SHA-256 of its nonce, and checks that the ID token echoes it.
     assert claims["nonce"] == hashlib.sha256(flow["nonce"].encode()).hexdigest()
     assert (claims["aud"], claims["preferred_username"]) == (PUBLIC, admin.username)
@@ -298,7 +300,7 @@ def test_silent_sign_in_refreshes_an_expired_token_through_the_refresh_token(
 
 def test_msal_refreshes_a_short_lived_token_before_it_expires(server: LocalIssuerServer) -> None:
     """MSAL refreshes a token with less than five minutes left: a short lifetime shows it."""
-    server.issuer.token_lifetime = 120
+    server.issuer.signin.token_lifetime = 120
     app = public_app(server)
     _, first = sign_in(server, app)
     assert first["expires_in"] == 120
@@ -313,7 +315,7 @@ def test_removed_account_cannot_refresh_and_msal_asks_for_a_sign_in(
 ) -> None:
     app = public_app(server)
     sign_in(server, app)
-    del server.issuer.users["work"]
+    del server.issuer.signin.users["work"]
     expire_cached_access_tokens(app)
     (account,) = app.get_accounts()
     result = app.acquire_token_silent_with_error([scope(server, "Tasks.Read")], account=account)

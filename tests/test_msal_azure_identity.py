@@ -30,7 +30,7 @@ SECRET = "daemon-secret"
 @pytest.fixture
 def server() -> Iterator[LocalIssuerServer]:
     with LocalIssuerServer(tls=True) as server:
-        server.issuer.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
+        server.issuer.signin.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
         yield server
 
 
@@ -104,7 +104,9 @@ async def test_certificate_credential_gets_a_token_the_api_admits(
     server: LocalIssuerServer, anyio_backend: str
 ) -> None:
     certificate = ClientCertificate.new()
-    server.issuer.register_client("cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"])
+    server.issuer.signin.register_client(
+        "cert-daemon", certificate=certificate.pem, roles=["Tasks.Admin"]
+    )
     credential = CertificateCredential(
         server.issuer.tenant_id,
         "cert-daemon",

@@ -159,7 +159,7 @@ def test_signed_tokens_with_any_header_values_pass_or_fail_cleanly(
     portal: BlockingPortal, setup: tuple[LocalIssuer, TokenValidator], header: dict[str, object]
 ) -> None:
     issuer, validator = setup
-    token = issuer.token(headers={"kid": issuer.signing_key.kid, **header})
+    token = issuer.token(headers={"kid": issuer.keys.signing.kid, **header})
     result = outcome(portal, validator, token)
     assert isinstance(result, Principal | AADGuardError)
     assert {request.url.host for request in issuer.requests} <= {issuer_host(issuer)}

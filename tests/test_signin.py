@@ -123,8 +123,8 @@ class Flow:
 
 @pytest.fixture
 async def http(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    issuer.register_client(CLIENT, redirect_uris=[REDIRECT])
-    issuer.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
+    issuer.signin.register_client(CLIENT, redirect_uris=[REDIRECT])
+    issuer.signin.register_client(DAEMON, secret=SECRET, roles=["Tasks.Admin"])
     async with issuer.client() as client:
         yield client
 
@@ -161,7 +161,7 @@ async def test_code_with_pkce_gives_a_token_that_validates_for_the_signed_in_use
         f"api://{issuer.client_id}/Tasks.Read api://{issuer.client_id}/Tasks.Write openid"
     )
     principal = await make_validator().validate(body["access_token"])
-    work = issuer.users["work"]
+    work = issuer.signin.users["work"]
     assert (principal.tenant_id, principal.object_id) == (issuer.tenant_id, work.object_id)
     assert (principal.name, principal.username) == ("Local User", "local.user@contoso.example")
     assert principal.scopes == {"Tasks.Read", "Tasks.Write"}
@@ -189,7 +189,7 @@ async def test_each_account_signs_in_with_its_tenant_and_roles(
     token = (await flow.redeem(await flow.code(user, tenant="common"))).json()["access_token"]
     principal = await make_validator(tenant="common").validate(token)
     assert principal.tenant_id == (tenant_id or issuer.tenant_id)
-    assert principal.username == issuer.users[user].username
+    assert principal.username == issuer.signin.users[user].username
     assert principal.roles == roles
 
 
@@ -200,7 +200,7 @@ async def test_home_accounts_sign_in_to_the_issuers_tenant_of_the_moment(
     token = (await flow.redeem(await flow.code("admin"))).json()["access_token"]
     principal = await make_validator(tenant=issuer.tenant_id).validate(token)
     assert principal.tenant_id == issuer.tenant_id
-    assert issuer.users["admin"].tenant_id is None
+    assert issuer.signin.users["admin"].tenant_id is None
 
 
 async def test_wrong_verifier_is_invalid_grant_and_spends_the_code(flow: Flow) -> None:
@@ -239,7 +239,7 @@ async def test_wrong_redirect_uri_at_the_token_endpoint_is_invalid_grant(flow: F
 
 
 async def test_code_of_another_client_is_invalid_grant(flow: Flow, issuer: LocalIssuer) -> None:
-    issuer.register_client("other-spa", redirect_uris=[REDIRECT])
+    issuer.signin.register_client("other-spa", redirect_uris=[REDIRECT])
     stolen = await flow.redeem(await flow.code(), client_id="other-spa")
     assert oauth_error(stolen) == (400, "invalid_grant")
 
@@ -274,7 +274,7 @@ async def test_sign_in_page_offers_the_tenants_accounts_and_the_scopes(flow: Flo
 
 
 async def test_sign_in_page_escapes_what_it_echoes(flow: Flow, issuer: LocalIssuer) -> None:
-    issuer.users["work"] = LocalUser('"><script>alert(1)</script>', "x@contoso.example")
+    issuer.signin.users["work"] = LocalUser('"><script>alert(1)</script>', "x@contoso.example")
     page = await flow.page(scope=f"api://{issuer.client_id}/<script>alert(2)")
     assert "<script>" not in page.text
     assert "&quot;&gt;&lt;script&gt;alert(1)" in page.text
@@ -419,7 +419,7 @@ async def test_fragment_response_mode_puts_the_code_in_the_fragment(flow: Flow) 
 
 
 async def test_redirect_uri_with_a_query_keeps_it(flow: Flow, issuer: LocalIssuer) -> None:
-    issuer.register_client(CLIENT, redirect_uris=[REDIRECT + "?tab=1"])
+    issuer.signin.register_client(CLIENT, redirect_uris=[REDIRECT + "?tab=1"])
     answer = await flow.consent(redirect_uri=REDIRECT + "?tab=1")
     assert answer.headers["location"].startswith(REDIRECT + "?tab=1&code=")
 
@@ -544,13 +544,13 @@ async def test_token_endpoint_allows_the_origins_of_registered_redirect_uris(
 def test_register_client_checks_its_arguments(issuer: LocalIssuer) -> None:
     for bad in ("/relative", "ftp://host/", "http://host/#fragment"):
         with pytest.raises(ValueError, match="redirect URI"):
-            issuer.register_client(CLIENT, redirect_uris=[bad])
+            issuer.signin.register_client(CLIENT, redirect_uris=[bad])
     with pytest.raises(ValueError, match="client_id"):
-        issuer.register_client("")
+        issuer.signin.register_client("")
     with pytest.raises(ValueError, match="secret"):
-        issuer.register_client(DAEMON, secret="")
-    assert issuer.register_client(DAEMON, secret="x").is_confidential
-    assert list(issuer.clients) == [DAEMON]
+        issuer.signin.register_client(DAEMON, secret="")
+    assert issuer.signin.register_client(DAEMON, secret="x").is_confidential
+    assert list(issuer.signin.clients) == [DAEMON]
 
 
 # -- over loopback HTTP ----------------------------------------------------------------------
@@ -558,7 +558,7 @@ def test_register_client_checks_its_arguments(issuer: LocalIssuer) -> None:
 
 async def test_server_signs_in_over_loopback_http() -> None:
     with LocalIssuerServer() as server:
-        server.issuer.register_client(CLIENT, redirect_uris=[REDIRECT])
+        server.issuer.signin.register_client(CLIENT, redirect_uris=[REDIRECT])
         async with httpx.AsyncClient() as http:
             flow = Flow(http, server.issuer)
             assert "Local User" in (await flow.page()).text
@@ -634,10 +634,10 @@ async def test_openid_scopes_bring_a_signed_id_token_client_info_and_a_refresh_t
         "id_token", "client_info",
     ]  # fmt: skip
     assert body["scope"] == f"api://{issuer.client_id}/Tasks.Read openid profile email"
-    admin = issuer.users["admin"]
+    admin = issuer.signin.users["admin"]
     claims = jwt.decode(
         body["id_token"],
-        issuer.signing_key.private_key.public_key(),
+        issuer.keys.signing.private_key.public_key(),
         algorithms=["RS256"],
         audience=CLIENT,
         issuer=f"{BASE}/{issuer.tenant_id}/v2.0",
@@ -659,7 +659,7 @@ async def test_openid_scopes_bring_a_signed_id_token_client_info_and_a_refresh_t
         "uti": claims["uti"],
         "ver": "2.0",
     }
-    assert decoded_header(body["id_token"])["kid"] == issuer.signing_key.kid
+    assert decoded_header(body["id_token"])["kid"] == issuer.keys.signing.kid
     client_info = json.loads(base64.urlsafe_b64decode(body["client_info"] + "=="))
     assert client_info == {"uid": admin.object_id, "utid": issuer.tenant_id}
 
@@ -683,7 +683,7 @@ async def test_client_credentials_answer_has_entras_members(http: httpx.AsyncCli
 
 
 async def test_token_lifetime_sets_expires_in(flow: Flow, issuer: LocalIssuer) -> None:
-    issuer.token_lifetime = 300
+    issuer.signin.token_lifetime = 300
     body = (await flow.redeem(await flow.code())).json()
     assert (body["expires_in"], body["ext_expires_in"]) == (300, 300)
     claims = decoded_claims(body["access_token"])
@@ -717,7 +717,7 @@ async def test_refresh_token_gives_new_tokens_and_rotates(
     assert body["scope"] == f"api://{issuer.client_id}/Tasks.Read openid"
     principal = await make_validator().validate(body["access_token"])
     assert principal.scopes == {"Tasks.Read"}
-    assert principal.username == issuer.users["work"].username
+    assert principal.username == issuer.signin.users["work"].username
     spent = await refresh(flow, first)
     assert oauth_error(spent) == (400, "invalid_grant")
     # The next one still carries everything consented to.
@@ -729,7 +729,7 @@ async def test_refresh_token_gives_new_tokens_and_rotates(
 
 async def test_refresh_token_is_bound_to_its_client(flow: Flow, issuer: LocalIssuer) -> None:
     token = await signed_in_with_refresh(flow, issuer)
-    issuer.register_client("other-spa", redirect_uris=[REDIRECT])
+    issuer.signin.register_client("other-spa", redirect_uris=[REDIRECT])
     stolen = await refresh(flow, token, client_id="other-spa")
     assert oauth_error(stolen) == (400, "invalid_grant")
     assert stolen.json()["error_codes"] == [70000]
@@ -755,10 +755,10 @@ async def test_refresh_token_expires_after_ninety_days(
 
 async def test_removed_account_cannot_refresh(flow: Flow, issuer: LocalIssuer) -> None:
     token = await signed_in_with_refresh(flow, issuer, user="admin")
-    issuer.users["admin"] = LocalUser("Admin User", "admin@contoso.example", roles=("New",))
+    issuer.signin.users["admin"] = LocalUser("Admin User", "admin@contoso.example", roles=("New",))
     changed = await refresh(flow, token)  # the same account with new roles: still it
     assert decoded_claims(changed.json()["access_token"])["roles"] == ["New"]
-    del issuer.users["admin"]
+    del issuer.signin.users["admin"]
     removed = await refresh(flow, changed.json()["refresh_token"])
     assert oauth_error(removed) == (400, "invalid_grant")
     assert removed.json()["error_codes"] == [50173]
@@ -769,11 +769,11 @@ async def test_revoking_sign_ins_forgets_refresh_tokens_and_sessions(
 ) -> None:
     work_token = await signed_in_with_refresh(flow, issuer, "work")
     admin_token = await signed_in_with_refresh(flow, issuer, "admin")
-    issuer.revoke_sign_ins(issuer.users["work"])
+    issuer.signin.revoke(issuer.signin.users["work"])
     assert (await refresh(flow, work_token)).json()["error_codes"] == [9002313]
     assert (await refresh(flow, admin_token)).status_code == 200
     assert "code" in answer_params(await flow.page(prompt="none"))  # admin's session only
-    issuer.revoke_sign_ins()
+    issuer.signin.revoke()
     assert (await refresh(flow, admin_token)).status_code == 400
     assert answer_params(await flow.page(prompt="none"))["error"] == "login_required"
 
@@ -895,7 +895,7 @@ async def test_device_code_expires_after_fifteen_minutes(flow: Flow, clock: Fake
 
 async def test_device_code_is_bound_to_its_client(flow: Flow, issuer: LocalIssuer) -> None:
     device = await device_authorization(flow)
-    issuer.register_client("other-cli")
+    issuer.signin.register_client("other-cli")
     assert oauth_error(await poll(flow, device["device_code"], "other-cli"))[1] == "invalid_grant"
 
 

@@ -76,7 +76,7 @@ async def test_a_cached_token_expires_on_time(
         await validator.validate(token)
     # The rejection log still gets its context from a cached token.
     assert caught.value.tenant_id == issuer.tenant_id
-    assert caught.value.kid == issuer.signing_key.kid
+    assert caught.value.kid == issuer.keys.signing.kid
     clock.advance(-1)  # forgotten, not just refused: it is checked in full again
     fresh = await validator.validate(token)
     assert fresh == principal
@@ -98,11 +98,11 @@ async def test_a_cached_token_fails_once_its_key_leaves_the_key_set(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
     validator = make_validator()
-    old = issuer.signing_key
+    old = issuer.keys.signing
     token = issuer.token()
     await validator.validate(token)
-    issuer.rotate_keys()
-    issuer.retire_key(old.kid)
+    issuer.keys.rotate()
+    issuer.keys.retire(old.kid)
     await validator.refresh()
     with pytest.raises(UnknownKeyError):
         await validator.validate(token)
@@ -112,11 +112,11 @@ async def test_a_cached_token_is_checked_against_the_keys_fetched_past_max_stale
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     validator = make_validator(max_stale=7200)
-    old = issuer.signing_key
+    old = issuer.keys.signing
     token = issuer.token(lifetime=86400)
     await validator.validate(token)
-    issuer.rotate_keys()
-    issuer.retire_key(old.kid)
+    issuer.keys.rotate()
+    issuer.keys.retire(old.kid)
     clock.advance(7201)  # the keys are too old: this use waits for the new key set
     with pytest.raises(UnknownKeyError):
         await validator.validate(token)
@@ -147,7 +147,7 @@ async def test_cached_tokens_survive_a_refresh_that_keeps_their_key(
     validator = make_validator()
     token = issuer.token()
     principal = await validator.validate(token)
-    issuer.rotate_keys()  # the old key stays listed
+    issuer.keys.rotate()  # the old key stays listed
     await validator.refresh()
     assert await validator.validate(token) is principal
 
@@ -164,7 +164,7 @@ async def test_a_key_that_left_while_a_token_was_checked_keeps_the_token_out(
         return True
 
     validator = make_validator(tenant_policy=slow_policy)
-    old = issuer.signing_key
+    old = issuer.keys.signing
     token = issuer.token()
     admitted: list[Principal] = []
 
@@ -174,8 +174,8 @@ async def test_a_key_that_left_while_a_token_was_checked_keeps_the_token_out(
     async with anyio.create_task_group() as group:
         group.start_soon(check)
         await policy_called.wait()  # the signature is verified; the policy is pending
-        issuer.rotate_keys()
-        issuer.retire_key(old.kid)
+        issuer.keys.rotate()
+        issuer.keys.retire(old.kid)
         await validator.refresh()
         policy_may_answer.set()
     assert len(admitted) == 1  # verified before the key left: admitted, as without a cache
@@ -201,7 +201,7 @@ async def test_the_tenant_policy_runs_on_every_use_of_a_cached_token(
     subscribed.clear()
     with pytest.raises(TenantNotAllowedError) as caught:
         await validator.validate(token)
-    assert caught.value.kid == issuer.signing_key.kid
+    assert caught.value.kid == issuer.keys.signing.kid
 
 
 async def test_a_cached_token_is_refused_when_the_keys_are_past_max_stale(

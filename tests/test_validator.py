@@ -102,7 +102,7 @@ async def test_anything_but_a_compact_jws_is_malformed(
 async def test_duplicate_claim_names_are_refused(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    header = b64(json.dumps({"alg": "RS256", "kid": issuer.signing_key.kid}).encode())
+    header = b64(json.dumps({"alg": "RS256", "kid": issuer.keys.signing.kid}).encode())
     payload = b64(b'{"aud": "x", "aud": "y"}')
     with pytest.raises(MalformedTokenError, match="duplicate"):
         await make_validator().validate(f"{header}.{payload}.AQAB")
@@ -112,7 +112,7 @@ async def test_duplicate_claim_names_are_refused(
 async def test_algorithms_other_than_rs256_are_refused_before_key_lookup(
     alg: str, issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    token = unsigned({"alg": alg, "kid": issuer.signing_key.kid}, claims_of(issuer))
+    token = unsigned({"alg": alg, "kid": issuer.keys.signing.kid}, claims_of(issuer))
     with pytest.raises(UnsupportedAlgorithmError):
         await make_validator().validate(token)
     assert issuer.count() == 0
@@ -124,8 +124,8 @@ async def test_hs256_signed_with_the_public_key_is_refused(
     import hashlib
     import hmac
 
-    jwk = json.dumps(issuer.signing_key.public_jwk()).encode()
-    header = b64(json.dumps({"alg": "HS256", "kid": issuer.signing_key.kid}).encode())
+    jwk = json.dumps(issuer.keys.signing.public_jwk()).encode()
+    header = b64(json.dumps({"alg": "HS256", "kid": issuer.keys.signing.kid}).encode())
     payload = b64(json.dumps(claims_of(issuer)).encode())
     mac = hmac.new(jwk, f"{header}.{payload}".encode(), hashlib.sha256).digest()
     with pytest.raises(UnsupportedAlgorithmError):
@@ -133,7 +133,7 @@ async def test_hs256_signed_with_the_public_key_is_refused(
 
 
 async def test_crit_header_is_refused(issuer: LocalIssuer, make_validator: MakeValidator) -> None:
-    token = issuer.token(headers={"kid": issuer.signing_key.kid, "crit": ["exp"], "exp": 1})
+    token = issuer.token(headers={"kid": issuer.keys.signing.kid, "crit": ["exp"], "exp": 1})
     with pytest.raises(CriticalHeaderError):
         await make_validator().validate(token)
 
@@ -144,7 +144,7 @@ async def test_keys_named_by_the_token_are_never_fetched(
     attacker = "https://attacker.example/keys"
     token = issuer.token(
         headers={
-            "kid": issuer.signing_key.kid,
+            "kid": issuer.keys.signing.kid,
             "jku": attacker,
             "x5u": attacker,
             "jwk": {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
@@ -158,7 +158,7 @@ async def test_keys_named_by_the_token_are_never_fetched(
 async def test_x5t_alone_names_the_key_of_old_v1_tokens(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    token = issuer.token(version="1.0", headers={"x5t": issuer.signing_key.kid})
+    token = issuer.token(version="1.0", headers={"x5t": issuer.keys.signing.kid})
     principal = await make_validator().validate(token)
     assert principal.token_version == "1.0"
 
@@ -167,7 +167,7 @@ async def test_kid_wins_when_both_kid_and_x5t_are_present(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
     validator = make_validator()
-    good = issuer.signing_key.kid
+    good = issuer.keys.signing.kid
     await validator.validate(issuer.token(headers={"kid": good, "x5t": "not-a-key"}))
     with pytest.raises(UnknownKeyError):
         await validator.validate(issuer.token(headers={"kid": "not-a-key", "x5t": good}))
@@ -193,8 +193,8 @@ async def test_token_signed_by_a_foreign_key_with_a_known_kid_fails_the_signatur
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     stranger = LocalIssuer(clock=clock)
-    stranger.rotate_keys()  # a different key material than `issuer`'s signing key
-    token = stranger.token(key=stranger.signing_key, headers={"kid": issuer.signing_key.kid})
+    stranger.keys.rotate()  # a different key material than `issuer`'s signing key
+    token = stranger.token(key=stranger.keys.signing, headers={"kid": issuer.keys.signing.kid})
     with pytest.raises(InvalidSignatureError):
         await make_validator().validate(token)
 
@@ -455,8 +455,8 @@ async def test_key_bound_to_the_template_signs_v1_and_v2_tokens(
 async def test_key_bound_to_another_tenant_cannot_sign_for_this_one(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
-    bound = issuer.rotate_keys()
-    issuer.key_issuers[bound.kid] = issuer.issuer(OTHER_TENANT)
+    bound = issuer.keys.rotate()
+    issuer.keys.issuers[bound.kid] = issuer.issuer(OTHER_TENANT)
     with pytest.raises(KeyIssuerMismatchError):
         await make_validator().validate(issuer.token(key=bound))
     await make_validator(tenant="common").validate(issuer.token(key=bound, tenant_id=OTHER_TENANT))

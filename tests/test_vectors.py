@@ -694,7 +694,7 @@ class Cloud:
     def serve(self, entra: FakeEntra, issuer: LocalIssuer) -> list[str]:
         """Serve the documents and the local issuer's keys, bound like Entra's to the v2
         issuer; return the URLs a validator should fetch."""
-        jwks = issuer.jwks()
+        jwks = issuer.keys.jwks()
         keys = jwks["keys"]
         assert isinstance(keys, list)
         for key in keys:
@@ -745,7 +745,7 @@ def _mint(issuer: LocalIssuer, *, iss: str, tenant_id: str, version: str = "2.0"
         "scp": "access_as_user",
         "azp" if version == "2.0" else "appid": DEFAULT_CALLER_CLIENT_ID,
     }
-    return issuer.sign(payload, headers={"kid": issuer.signing_key.kid})
+    return issuer.sign(payload, headers={"kid": issuer.keys.signing.kid})
 
 
 def _serve_common_document(
@@ -755,7 +755,7 @@ def _serve_common_document(
     its `jwks_uri`; return that issuer and a v2-only validator configured for `authority`."""
     issuer = LocalIssuer(authority=authority)
     entra.serve(_metadata_url(authority, "common"), document)
-    entra.serve(document["jwks_uri"], issuer.jwks())
+    entra.serve(document["jwks_uri"], issuer.keys.jwks())
     validator = TokenValidator(
         client_id=DEFAULT_API_CLIENT_ID,
         tenant="common",

@@ -115,16 +115,16 @@ def _steps(issuer: LocalIssuer) -> list[Step]:
 
 def register_swagger_ui(issuer: LocalIssuer, api_url: str) -> None:
     """Let the API's Swagger UI sign in on the issuer; its admin account gets Tasks.Admin."""
-    issuer.register_client(
+    issuer.signin.register_client(
         DEFAULT_CALLER_CLIENT_ID, redirect_uris=[f"{api_url}/docs/oauth2-redirect"]
     )
-    issuer.users["admin"] = replace(issuer.users["admin"], roles=("Tasks.Admin",))
+    issuer.signin.users["admin"] = replace(issuer.signin.users["admin"], roles=("Tasks.Admin",))
 
 
 def register_daemon(issuer: LocalIssuer) -> str:
     """Register the confidential client of the MSAL lines; returns its (fresh) secret."""
     secret = secrets.token_urlsafe(24)
-    issuer.register_client(DAEMON_CLIENT_ID, secret=secret, roles=["Tasks.Admin"])
+    issuer.signin.register_client(DAEMON_CLIENT_ID, secret=secret, roles=["Tasks.Admin"])
     return secret
 
 

@@ -119,17 +119,17 @@ def _nested(f: Forge) -> str:
 
 
 def _small_key(f: Forge) -> None:
-    f.issuer.keys.append(weak_key())
+    f.issuer.keys.listed.append(weak_key())
 
 
 def _twin_kid(f: Forge) -> None:
-    twin = f.issuer.keys[1]
-    f.issuer.keys.append(type(twin)(f.kid, twin.private_key))
+    twin = f.issuer.keys.listed[1]
+    f.issuer.keys.listed.append(type(twin)(f.kid, twin.private_key))
 
 
 def _bind_key(issuer_url: str) -> Callable[[Forge], None]:
     def setup(f: Forge) -> None:
-        f.issuer.key_issuers[f.kid] = issuer_url
+        f.issuer.keys.issuers[f.kid] = issuer_url
 
     return setup
 
@@ -384,7 +384,7 @@ SIGNATURE: list[Attack] = [
     Attack(
         "signed_by_the_next_key_under_the_current_kid",
         "RFC 8725 §3.3 validate all cryptographic operations",
-        lambda f: f.token(key=f.issuer.keys[1], headers={"kid": f.kid}),
+        lambda f: f.token(key=f.issuer.keys.listed[1], headers={"kid": f.kid}),
         "invalid_signature",
     ),
     Attack(
@@ -476,14 +476,14 @@ KID: list[Attack] = [
     Attack(
         "x5t_alone_names_another_key",
         "RFC 7515 §4.1.7",
-        lambda f: f.token(version="1.0", headers={"x5t": f.issuer.keys[1].kid}),
+        lambda f: f.token(version="1.0", headers={"x5t": f.issuer.keys.listed[1].kid}),
         "invalid_signature",
     ),
     Attack(
         "kid_and_x5t_disagree_signed_by_x5t_key",
         "docs/design.md, rule 7: kid wins",
         lambda f: f.token(
-            key=f.issuer.keys[1], headers={"kid": f.kid, "x5t": f.issuer.keys[1].kid}
+            key=f.issuer.keys.listed[1], headers={"kid": f.kid, "x5t": f.issuer.keys.listed[1].kid}
         ),
         "invalid_signature",
     ),

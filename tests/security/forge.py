@@ -101,7 +101,7 @@ class Forge:
         """Raw header and payload bytes, signed RS256 by the issuer's signing key."""
         segments = f"{b64(_raw_utf8(header_text))}.{b64(_raw_utf8(payload_text))}"
         signature = get_default_algorithms()["RS256"].sign(
-            segments.encode("ascii"), self.issuer.signing_key.private_key
+            segments.encode("ascii"), self.issuer.keys.signing.private_key
         )
         return f"{segments}.{b64(signature)}"
 
@@ -123,14 +123,14 @@ class Forge:
         """Signed by the attacker's key; names the issuer's signing key unless `kid` is given."""
         return self.issuer.sign(
             self.claims(),
-            headers={"kid": kid or self.issuer.signing_key.kid, **header},
+            headers={"kid": kid or self.issuer.keys.signing.kid, **header},
             key=self.attacker,
         )
 
     def hmac(self, secret: bytes, *, alg: str = "HS256", **header: object) -> str:
         """An HMAC token keyed with `secret` (an algorithm-confusion attempt)."""
         digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
-        head = {"alg": alg, "typ": "JWT", "kid": self.issuer.signing_key.kid, **header}
+        head = {"alg": alg, "typ": "JWT", "kid": self.issuer.keys.signing.kid, **header}
         segments = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(self.claims()).encode())}"
         mac = hmac.new(secret, segments.encode("ascii"), digest[alg]).digest()
         return f"{segments}.{b64(mac)}"
@@ -142,21 +142,21 @@ class Forge:
 
     def public_pem(self) -> bytes:
         """The signing key's public key as PEM: what alg-confusion attacks use as a secret."""
-        return self.issuer.signing_key.private_key.public_key().public_bytes(
+        return self.issuer.keys.signing.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
     def public_jwk(self) -> dict[str, object]:
         """The signing key's public JWK, as the JWKS publishes it."""
-        return self.issuer.signing_key.public_jwk()
+        return self.issuer.keys.signing.public_jwk()
 
     @property
     def kid(self) -> str:
-        return self.issuer.signing_key.kid
+        return self.issuer.keys.signing.kid
 
     def alter_jwk(self, kid: str, **members: object) -> None:
         """Serve key `kid` in the JWKS with `members` changed from now on."""
-        original = self.issuer.jwks
+        original = self.issuer.keys.jwks
 
         def altered(*, app_id: str | None = None) -> dict[str, list[dict[str, object]]]:
             document = original(app_id=app_id)
@@ -165,7 +165,7 @@ class Forge:
                     jwk.update(members)
             return document
 
-        self.issuer.jwks = altered  # type: ignore[method-assign]
+        self.issuer.keys.jwks = altered  # type: ignore[method-assign]
 
 
 def _raw_utf8(text: str | bytes) -> bytes:

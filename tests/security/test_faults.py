@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from aad_guard import TokenValidator
-from aad_guard.testing import Fault, LocalIssuer
+from aad_guard.testing import FaultKind, LocalIssuer
 from tests.conftest import FakeClock
 from tests.helpers import bearer
 from tests.security.guarded import build_app
@@ -37,7 +37,7 @@ HANG = 5.0
 class Row:
     """One fault, one situation, and the answers the app must give."""
 
-    fault: Fault | Literal["alternating"]
+    fault: FaultKind | Literal["alternating"]
     situation: Literal["cold", "warm"]
     first: int
     retry_after: int | None
@@ -53,7 +53,7 @@ class Row:
 
 
 OK, UNAVAILABLE = frozenset({200}), frozenset({503})
-FAILING: list[tuple[Fault, dict[str, float]]] = [
+FAILING: list[tuple[FaultKind, dict[str, float]]] = [
     ("down", {}),
     ("status", {"status": 500}),
     ("not_json", {}),
@@ -109,7 +109,7 @@ async def outbound(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
 
 def test_the_table_covers_every_fault_in_both_situations() -> None:
     faults = {row.fault for row in TABLE}
-    assert faults == {*get_args(Fault), "alternating"}
+    assert faults == {*get_args(FaultKind), "alternating"}
     for fault in faults:
         assert {row.situation for row in TABLE if row.fault == fault} == {"cold", "warm"}
 

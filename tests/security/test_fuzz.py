@@ -95,7 +95,7 @@ def admitted_by_design(
     aud = claims.get("aud")
     aud = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
     tid, ver, exp = claims.get("tid"), claims.get("ver"), claims.get("exp")
-    published = {key.kid for key in issuer.keys}
+    published = {key.kid for key in issuer.keys.listed}
     named = header["kid"] if "kid" in header else header.get("x5t")  # kid wins (rule 7)
     return (
         header.get("alg") == "RS256"

@@ -119,7 +119,7 @@ def _register_clients(issuer: LocalIssuer, args: argparse.Namespace) -> list[str
     lines = []
     for text in args.client or [DEFAULT_CALLER_CLIENT_ID]:
         client_id, colon, secret = text.partition(":")
-        client = issuer.register_client(
+        client = issuer.signin.register_client(
             client_id, redirect_uris=redirect_uris, secret=secret if colon else None, roles=roles
         )
         kind = " (confidential, with a secret)" if client.is_confidential else ""
@@ -132,8 +132,8 @@ def _register_clients(issuer: LocalIssuer, args: argparse.Namespace) -> list[str
             certificate = load_certificate(Path(path).read_bytes())
         except (OSError, ValueError) as exc:
             raise ValueError(f"--client-cert {text!r}: {exc}") from exc
-        known = issuer.clients.get(client_id)
-        issuer.register_client(
+        known = issuer.signin.clients.get(client_id)
+        issuer.signin.register_client(
             client_id,
             redirect_uris=known.redirect_uris if known else (),
             secret=known.secret if known else None,
@@ -152,7 +152,9 @@ def _announce(
 ) -> None:
     issuer = server.issuer
     if args.admin_role:
-        issuer.users["admin"] = replace(issuer.users["admin"], roles=tuple(args.admin_role))
+        issuer.signin.users["admin"] = replace(
+            issuer.signin.users["admin"], roles=tuple(args.admin_role)
+        )
     print(f"Local issuer on {server.url} (tenant {issuer.tenant_id})")
     print(f"Metadata: {server.url}/organizations/v2.0/.well-known/openid-configuration")
     if server.ca_path is not None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from .._policy import MSA_TENANT_ID
+from .._tenant import MSA_TENANT_ID, Tenant
 
-__all__ = ["OTHER_TENANT_ID", "LocalClient", "LocalUser", "default_users"]
+__all__ = [
+    "OTHER_TENANT_ID",
+    "LocalClient",
+    "LocalUser",
+    "accounts_for",
+    "default_users",
+    "hinted_account",
+]
 
 OTHER_TENANT_ID = "b0b0b0b0-0000-4000-8000-00000000b0b0"
 """A second made-up work/school tenant, home of the sign-in page's "other tenant" account."""
@@ -69,6 +77,31 @@ def default_users() -> dict[str, LocalUser]:
             label="Work account with app roles",
         ),
     }
+
+
+def accounts_for(users: Mapping[str, LocalUser], tenant: str, *, home: str) -> dict[str, LocalUser]:
+    """The accounts that may sign in through `tenant` (a tenant id or a keyword).
+
+    Accounts without a tenant are given `home`, the issuer's tenant.
+    """
+    accounts = {
+        key: user if user.tenant_id else replace(user, tenant_id=home)
+        for key, user in users.items()
+    }
+    admitting = Tenant.parse(tenant)
+    return {
+        key: user
+        for key, user in accounts.items()
+        if user.tenant_id is not None and admitting.admits(user.tenant_id, resolved_tenant_id=None)
+    }
+
+
+def hinted_account(accounts: Mapping[str, LocalUser], login_hint: str | None) -> str | None:
+    """The form key of the account `login_hint` names, if it is offered."""
+    if login_hint is None:
+        return None
+    hint = login_hint.lower()
+    return next((key for key, user in accounts.items() if user.username == hint), None)
 
 
 @dataclass(frozen=True, slots=True)

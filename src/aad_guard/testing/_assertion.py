@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-_ALGORITHMS = ["RS256", "PS256", "ES256"]  # what MSAL and azure-identity sign with
+_ALGORITHMS = ("RS256", "PS256", "ES256")  # what MSAL and azure-identity sign with
 _CLOCK_SKEW = 300  # seconds; Entra tolerates five minutes
 
 
@@ -107,7 +107,7 @@ def check_client_assertion(
         claims = jwt.decode(
             assertion,
             key,
-            algorithms=_ALGORITHMS,
+            algorithms=list(_ALGORITHMS),
             options={
                 "require": ["aud", "exp", "iss", "sub"],
                 "verify_aud": False,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
@@ -14,17 +14,16 @@ from jwt.algorithms import RSAAlgorithm
 
 __all__ = ["LocalKey", "new_key"]
 
-# Generating an RSA-2048 key takes ~40 ms; test suites create many issuers. Key material is
-# pooled per process (each issuer still gets its own key ids); issuers never share a key id.
-_pool: list[rsa.RSAPrivateKey] = []
-_pool_lock = threading.Lock()
 
-
+@functools.cache
 def _material(index: int) -> rsa.RSAPrivateKey:
-    with _pool_lock:
-        while len(_pool) <= index:
-            _pool.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        return _pool[index]
+    """The `index`-th RSA key of this process, made once.
+
+    Generating an RSA-2048 key takes ~40 ms and test suites create many issuers, so key
+    material is reused across issuers (each still gets its own key ids: issuers never share a
+    key id). Two threads asking at once may both make a key; each issuer keeps the one it got.
+    """
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @dataclass(frozen=True, slots=True)

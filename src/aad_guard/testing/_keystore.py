@@ -35,8 +35,8 @@ def stored_keys(folder: CacheFolder) -> list[LocalKey]:
 def stored_issuer(authority: str, folder: CacheFolder) -> LocalIssuer:
     """A `LocalIssuer` at `authority` that signs with, and publishes, the keys in `folder`."""
     issuer = LocalIssuer(authority=authority)
-    issuer.keys = stored_keys(folder)
-    issuer.signing_key = issuer.keys[0]
+    issuer.keys.listed = stored_keys(folder)
+    issuer.keys.signing = issuer.keys.listed[0]
     return issuer
 
 

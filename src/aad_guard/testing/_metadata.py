@@ -4,33 +4,43 @@ Clients meet the same document here as in production: the same members, in Entra
 with the local issuer's endpoints. Nothing Entra lacks is added (no
 `code_challenge_methods_supported`), so a client that works here reads nothing it will not
 find there.
+
+The issuer builds its documents with a `MetadataBuilder` (default `entra_metadata`), so
+another look (one without a member, a B2C user flow's, External ID's) is another builder
+given to `LocalIssuer(metadata=...)`, often one that edits what `entra_metadata` returns.
 """
 
 from __future__ import annotations
 
-__all__ = ["metadata_document"]
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["MetadataBuilder", "MetadataRequest", "entra_metadata"]
 
 # Each cloud's `cloud_instance_name`, Graph hosts and `rbac_url`, as its metadata names them.
-_CLOUDS = {
-    "https://login.microsoftonline.com": (
-        "microsoftonline.com",
-        "graph.windows.net",
-        "graph.microsoft.com",
-        "https://pas.windows.net",
-    ),
-    "https://login.microsoftonline.us": (
-        "microsoftonline.us",
-        "graph.windows.net",
-        "graph.microsoft.com",
-        "https://pasff.usgovcloudapi.net",
-    ),
-    "https://login.chinacloudapi.cn": (
-        "partner.microsoftonline.cn",
-        "graph.chinacloudapi.cn",
-        "microsoftgraph.chinacloudapi.cn",
-        "https://pas.chinacloudapi.cn",
-    ),
-}
+_CLOUDS = MappingProxyType(
+    {
+        "https://login.microsoftonline.com": (
+            "microsoftonline.com",
+            "graph.windows.net",
+            "graph.microsoft.com",
+            "https://pas.windows.net",
+        ),
+        "https://login.microsoftonline.us": (
+            "microsoftonline.us",
+            "graph.windows.net",
+            "graph.microsoft.com",
+            "https://pasff.usgovcloudapi.net",
+        ),
+        "https://login.chinacloudapi.cn": (
+            "partner.microsoftonline.cn",
+            "graph.chinacloudapi.cn",
+            "microsoftgraph.chinacloudapi.cn",
+            "https://pas.chinacloudapi.cn",
+        ),
+    }
+)
 _OTHER_CLOUD = ("local", "graph.windows.net", "graph.microsoft.com", "https://pas.windows.net")
 _V2_CLAIMS = (
     "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
@@ -42,23 +52,40 @@ _V1_CLAIMS = (
     "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email",
     "given_name", "family_name", "nickname",
 )  # fmt: skip
-_AUTH_METHODS = ["client_secret_post", "private_key_jwt", "client_secret_basic"]
-_RESPONSE_MODES = ["query", "fragment", "form_post"]
+_AUTH_METHODS = ("client_secret_post", "private_key_jwt", "client_secret_basic")
+_RESPONSE_MODES = ("query", "fragment", "form_post")
 
 
-def metadata_document(
-    authority: str, tenant: str, *, issuer: str, version: str, keyword: bool
-) -> dict[str, object]:
-    """The v1 or v2 metadata of `tenant` (a path segment) on `authority`.
+@dataclass(frozen=True, slots=True)
+class MetadataRequest:
+    """What a metadata document is asked for.
 
-    Args:
+    Attributes:
         authority: The origin the endpoints are on.
         tenant: The tenant segment as asked: a GUID, a domain or a keyword.
-        issuer: The `issuer` member.
+        issuer: The `issuer` member, as the issuer computed it.
         version: `"2.0"` or `"1.0"`.
         keyword: `tenant` is `common`, `organizations` or `consumers` (no region).
+        query: The request's query parameters (a B2C user flow is asked for with `p=`);
+            empty when the document is asked for in code.
     """
-    base = f"{authority}/{tenant}"
+
+    authority: str
+    tenant: str
+    issuer: str
+    version: str
+    keyword: bool
+    query: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+MetadataBuilder = Callable[[MetadataRequest], dict[str, object]]
+"""Builds the OpenID metadata document the issuer serves for one request."""
+
+
+def entra_metadata(request: MetadataRequest) -> dict[str, object]:
+    """The v1 or v2 metadata of the tenant asked for, member for member as Entra's."""
+    authority, keyword, issuer = request.authority, request.keyword, request.issuer
+    base = f"{authority}/{request.tenant}"
     instance, graph, msgraph, rbac_url = _CLOUDS.get(authority, _OTHER_CLOUD)
     # The members both versions end with, in Entra's order.
     cloud = {
@@ -69,7 +96,7 @@ def metadata_document(
         "msgraph_host": msgraph,
         "rbac_url": rbac_url,
     }
-    if version == "2.0":
+    if request.version == "2.0":
         return {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
@@ -23,11 +24,12 @@ __all__ = [
     "ResponseMode",
     "basic_credentials",
     "form_params",
+    "posted_form",
     "required",
     "s256",
 ]
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+NO_STORE = MappingProxyType({"Cache-Control": "no-store", "Pragma": "no-cache"})  # RFC 6749 §5.1
 
 
 class OAuthError(Exception):
@@ -148,3 +150,15 @@ def s256(value: str) -> str:
     """BASE64URL(SHA256(value)) without padding, as PKCE's S256 (RFC 7636 §4.2)."""
     digest = hashlib.sha256(value.encode("ascii", errors="replace")).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def posted_form(request: httpx.Request) -> dict[str, str]:
+    """The form a token or devicecode request posts, or the `OAuthError` to answer."""
+    if request.method != "POST":
+        raise OAuthError(
+            "invalid_request", 900561, "The endpoint only accepts POST requests.", status=405
+        )
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", 900144, "Send the form as x-www-form-urlencoded.")
+    return form_params(request.content)

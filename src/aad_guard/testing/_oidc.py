@@ -10,13 +10,10 @@ import base64
 import json
 import uuid
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from ._accounts import LocalUser
+from ._minting import Minter
 from ._oauth import s256
-
-if TYPE_CHECKING:
-    from ._issuer import LocalIssuer
 
 __all__ = ["client_info", "id_token", "pairwise_subject"]
 
@@ -27,7 +24,7 @@ def pairwise_subject(user: LocalUser, client_id: str) -> str:
 
 
 def id_token(
-    issuer: LocalIssuer,
+    issuer: Minter,
     user: LocalUser,
     *,
     client_id: str,
@@ -66,7 +63,7 @@ def id_token(
             "ver": "2.0",
         }
     )
-    return issuer.sign(claims, headers={"kid": issuer.signing_key.kid})
+    return issuer.sign(claims)
 
 
 def client_info(user: LocalUser, home_tenant_id: str) -> str:

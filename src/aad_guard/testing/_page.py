@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from html import escape
+from types import MappingProxyType
 
 import httpx
 
@@ -13,16 +14,18 @@ from ._accounts import LocalUser
 __all__ = ["device_code_page", "error_page", "form_post_page", "notice_page", "sign_in_page"]
 
 # Everything echoed is escaped; the policy forbids scripts and framing all the same.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    # Not no-referrer: a POST from such a page says `Origin: null` (the Fetch standard), and the
-    # loopback server trusts the origin of its own pages only.
-    "Referrer-Policy": "same-origin",
-}
+_HEADERS = MappingProxyType(
+    {
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+        # Not no-referrer: a POST from such a page says `Origin: null` (the Fetch standard), and the
+        # loopback server trusts the origin of its own pages only.
+        "Referrer-Policy": "same-origin",
+    }
+)
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; background: #f2f2f2; margin: 0; }
 main { background: #fff; max-width: 440px; margin: 48px auto; padding: 32px 40px;

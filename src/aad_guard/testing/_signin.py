@@ -12,64 +12,68 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
 
 import httpx
+from cryptography import x509
 
-from ._accounts import LocalClient, LocalUser, default_users
+from ._accounts import LocalClient, LocalUser, accounts_for, default_users, hinted_account
+from ._assertion import load_certificate
+from ._cors import cors_headers, preflight
 from ._device import DeviceAuthorizations
-from ._grants import AuthorizationRequest, Grant
-from ._oauth import NO_STORE, OAuthError, Reply, ResponseMode, form_params, required
+from ._forms import Pending, PendingForms
+from ._grants import AuthorizationRequest, Grant, authorization_request
+from ._minting import Minter
+from ._oauth import (
+    NO_STORE,
+    OAuthError,
+    Reply,
+    ResponseMode,
+    form_params,
+    posted_form,
+    required,
+)
 from ._page import device_code_page, error_page, notice_page, sign_in_page
 from ._scopes import delegated_scopes
 from ._token import TokenEndpoint, unknown_client
-
-if TYPE_CHECKING:
-    from ._issuer import LocalIssuer
 
 __all__ = ["DEVICE_LOGIN_PATH", "SignIn"]
 
 _ROUTE = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/(?P<endpoint>authorize|token|devicecode)")
 DEVICE_LOGIN_PATH = "/devicelogin"
 """Where a user enters a device's code: the local `https://microsoft.com/devicelogin`."""
-_PROMPTS = frozenset({"login", "none", "consent", "select_account"})
 _RESPONSE_MODES: tuple[ResponseMode, ...] = ("query", "fragment", "form_post")
-_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest (RFC 7636 §4.2)
-_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-_FORM_LIFETIME = 600.0  # seconds a sign-in page can be submitted: time to read and choose
-_MAX_PENDING = 1000  # sign-in pages awaiting an answer; the oldest are forgotten first
 _DEVICE_LIFETIME = 900.0  # Entra's: 15 minutes to enter the code and sign in
 _DEVICE_INTERVAL = 5  # seconds between polls, as Entra says
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A sign-in page shown and not yet answered: what its form's CSRF token stands for.
-
-    The answer goes to the client's redirect URI (`reply`) or, for a device, to the device
-    authorization of `device_code`.
-    """
-
-    request: AuthorizationRequest
-    reply: Reply | None
-    device_code: str | None
-    tenant: str
-    expires_at: float
-
-
 class SignIn:
-    """The authorize, token and device-code endpoints of one `LocalIssuer`.
+    """The authorize, token and device-code endpoints of one `LocalIssuer`, as `issuer.signin`.
+
+    What a test changes: `users` (the accounts offered), `register_client` and `clients`
+    (the applications), `revoke` (sign-ins), `token_lifetime` and `code_lifetime`. The rest
+    is what the endpoints share.
 
     Args:
         issuer: The issuer whose tokens it hands out.
         code_lifetime: Seconds an authorization code stays redeemable.
-        token_lifetime: Seconds its access and ID tokens are valid for.
+        token_lifetime: Seconds its access and ID tokens are valid for (`expires_in`).
+
+    Attributes:
+        users: The accounts the sign-in page offers, by form key; add, replace or remove
+            some (removing one revokes its refresh tokens too).
+        clients: The registered applications, by client id.
+        code_lifetime: Seconds an authorization code stays redeemable.
+        token_lifetime: Seconds the access and ID tokens are valid for.
+        issuer: The issuer whose tokens it hands out.
+        codes: Authorization codes not yet redeemed, by code.
+        devices: The device-code flow's authorizations.
+        tokens: The token endpoint, which also keeps the refresh tokens.
+        lock: Guards what the endpoints share; the loopback server answers from threads.
     """
 
     def __init__(
-        self, issuer: LocalIssuer, *, code_lifetime: float, token_lifetime: float = 3600
+        self, issuer: Minter, *, code_lifetime: float, token_lifetime: float = 3600
     ) -> None:
         self.issuer = issuer
         self.code_lifetime = code_lifetime
@@ -77,12 +81,12 @@ class SignIn:
         self.users = default_users()
         self.clients: dict[str, LocalClient] = {}
         self.codes: dict[str, Grant] = {}  # authorization codes, until redeemed
-        self._pending: dict[str, _Pending] = {}  # by CSRF token
         self._sessions: set[str] = set()  # usernames signed in: what prompt=none may use
         self.devices: DeviceAuthorizations[tuple[AuthorizationRequest, str]] = (
             DeviceAuthorizations()
         )
         self.lock = threading.Lock()  # the loopback server answers from several threads
+        self._forms = PendingForms(self.lock)
         self.tokens = TokenEndpoint(self)
 
     @property
@@ -101,8 +105,38 @@ class SignIn:
             return self._authorize_endpoint(request, match["tenant"])
         return self._json_endpoint(request, match["tenant"], match["endpoint"])
 
+    def register_client(
+        self,
+        client_id: str,
+        *,
+        redirect_uris: Iterable[str] = (),
+        secret: str | None = None,
+        roles: Iterable[str] = (),
+        certificate: x509.Certificate | bytes | str | None = None,
+    ) -> LocalClient:
+        """Register (or replace) an application that may sign users in or get app tokens.
+
+        Args:
+            client_id: Its application (client) id.
+            redirect_uris: Where the authorize endpoint may send codes; matched exactly.
+            secret: A client secret, making it a confidential client; `None` (default) is a
+                public client (single-page or native app), unless it has a `certificate`.
+            roles: App roles in its client-credentials tokens.
+            certificate: A certificate credential (a `cryptography` certificate, or PEM):
+                the client authenticates with a `client_assertion` signed by its key.
+
+        Raises:
+            ValueError: an empty client id or secret, a redirect URI that is not an
+                absolute http(s) URI without a fragment, or a certificate that is not PEM.
+        """
+        if certificate is not None and not isinstance(certificate, x509.Certificate):
+            certificate = load_certificate(certificate)
+        client = LocalClient(client_id, tuple(redirect_uris), secret, tuple(roles), certificate)
+        self.clients[client_id] = client
+        return client
+
     def revoke(self, user: LocalUser | None = None) -> None:
-        """Forget refresh tokens and sessions: of `user` (by username), or of everyone."""
+        """Revoke the refresh tokens and sessions of `user` (by username), or of everyone."""
         self.tokens.revoke(user)
         with self.lock:
             self._sessions = set() if user is None else self._sessions - {user.username}
@@ -159,29 +193,21 @@ class SignIn:
                 raise OAuthError(
                     "invalid_request", 70007, "response_mode must be query, fragment or form_post."
                 )
-            checked = self._authorization_request(params, client)
-            selected = self._hinted(accounts, params.get("login_hint"))
+            checked = authorization_request(params, client, self.issuer.client_id)
+            selected = hinted_account(accounts, params.get("login_hint"))
             if params.get("prompt") == "none":  # no page: the session's account, or an error
                 return reply.send(code=self._issue_code(checked, self._silent(accounts, selected)))
         except OAuthError as exc:
             return reply.error(exc)
         return sign_in_page(
             action=request.url.path,
-            csrf_token=self._remember(checked, reply, resolved),
+            csrf_token=self._forms.remember(checked, reply, resolved, now=self.issuer.clock()),
             users=accounts,
             client_id=client.client_id,
             api=self.api,
             scopes=checked.scopes,
             selected=selected,
         )
-
-    @staticmethod
-    def _hinted(accounts: Mapping[str, LocalUser], login_hint: str | None) -> str | None:
-        """The form key of the account `login_hint` names, if it is offered."""
-        if login_hint is None:
-            return None
-        hint = login_hint.lower()
-        return next((key for key, user in accounts.items() if user.username == hint), None)
 
     def _silent(self, accounts: Mapping[str, LocalUser], selected: str | None) -> LocalUser:
         """The account `prompt=none` signs in: one with a session here, as Entra's SSO."""
@@ -202,34 +228,14 @@ class SignIn:
             )
         return accounts[candidates[0]]
 
-    def _remember(
-        self,
-        request: AuthorizationRequest,
-        reply: Reply | None,
-        tenant: str,
-        device_code: str | None = None,
-    ) -> str:
-        """Keep a shown page's request until its form is posted; returns its CSRF token."""
-        now = self.issuer.clock()
-        token = secrets.token_urlsafe(32)
-        with self.lock:
-            self._pending = {t: p for t, p in self._pending.items() if p.expires_at > now}
-            while len(self._pending) >= _MAX_PENDING:
-                del self._pending[next(iter(self._pending))]
-            self._pending[token] = _Pending(
-                request, reply, device_code, tenant, now + _FORM_LIFETIME
-            )
-        return token
-
     def _decide(self, params: Mapping[str, str]) -> httpx.Response:
         """The user's answer on a sign-in page this issuer showed, at most once per page.
 
         The form's CSRF token stands for the checked request: what the page asked is what is
         granted, whatever else the post carries, and a post no page of ours made is refused.
         """
-        with self.lock:
-            pending = self._pending.pop(params.get("csrf_token", ""), None)
-        if pending is None or pending.expires_at <= self.issuer.clock():
+        pending = self._forms.take(params.get("csrf_token", ""), now=self.issuer.clock())
+        if pending is None:
             return error_page(
                 403,
                 "This sign-in form was not shown by this issuer, was already answered, or has "
@@ -249,55 +255,10 @@ class SignIn:
             return pending.reply.error(exc)
         return pending.reply.send(code=code)
 
-    def _authorization_request(
-        self, params: Mapping[str, str], client: LocalClient
-    ) -> AuthorizationRequest:
-        response_type = params.get("response_type")
-        if response_type is None:
-            raise OAuthError(
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'response_type'.",
-            )
-        if response_type != "code":
-            raise OAuthError(
-                "unsupported_response_type", 70005, "Only response_type=code is served."
-            )
-        challenge = params.get("code_challenge")
-        if challenge is None:
-            raise OAuthError("invalid_request", 900144, "PKCE is required: send a code_challenge.")
-        if params.get("code_challenge_method") != "S256":
-            raise OAuthError("invalid_request", 501491, "code_challenge_method must be S256.")
-        if not _CHALLENGE.fullmatch(challenge):
-            raise OAuthError("invalid_request", 50147, "code_challenge is not a base64url SHA-256.")
-        prompt = params.get("prompt")
-        if prompt is not None and prompt not in _PROMPTS:
-            raise OAuthError(
-                "invalid_request",
-                90023,
-                "prompt must be login, none, consent or select_account.",
-            )
-        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
-        return AuthorizationRequest(
-            client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
-        )
-
     def accounts_of(self, tenant: str) -> dict[str, LocalUser]:
         """The accounts that may sign in through `tenant` (a tenant id or a keyword)."""
-        home = self.issuer.tenant_id  # read now: a test may have changed it since
-        accounts = {
-            key: user if user.tenant_id else replace(user, tenant_id=home)
-            for key, user in self.users.items()
-        }
-        if tenant == "common":
-            return accounts
-        return {
-            key: user
-            for key, user in accounts.items()
-            if (tenant == "organizations" and not user.is_personal)
-            or (tenant == "consumers" and user.is_personal)
-            or user.tenant_id == tenant
-        }
+        # The home tenant is read now: a test may have changed it since.
+        return accounts_for(self.users, tenant, home=self.issuer.tenant_id)
 
     def _issue_code(self, request: AuthorizationRequest, user: LocalUser) -> str:
         now = self.issuer.clock()
@@ -353,7 +314,9 @@ class SignIn:
         checked, tenant = device.request
         return sign_in_page(
             action=DEVICE_LOGIN_PATH,
-            csrf_token=self._remember(checked, None, tenant, device.device_code),
+            csrf_token=self._forms.remember(
+                checked, None, tenant, now=self.issuer.clock(), device_code=device.device_code
+            ),
             users=self.accounts_of(tenant),
             client_id=checked.client.client_id,
             api=self.api,
@@ -361,7 +324,7 @@ class SignIn:
         )
 
     def _decide_device(
-        self, pending: _Pending, user: LocalUser | None, accepted: bool
+        self, pending: Pending, user: LocalUser | None, accepted: bool
     ) -> httpx.Response:
         if accepted and user is None:
             return error_page(400, "AADSTS90023: No such account for this tenant.")
@@ -381,13 +344,17 @@ class SignIn:
     # -- token -----------------------------------------------------------------------------
 
     def _json_endpoint(self, request: httpx.Request, tenant: str, endpoint: str) -> httpx.Response:
-        cors = self._cors(request) if endpoint == "token" else {}
+        cors = (
+            cors_headers(request, self.trusted_origins(request.url.path))
+            if endpoint == "token"
+            else {}
+        )
         if request.method == "OPTIONS" and endpoint == "token":
-            return self._preflight(request, cors)
+            return preflight(request, cors)
         correlation_id = request.headers.get("client-request-id")
         echo = {} if correlation_id is None else {"client-request-id": correlation_id}
         try:
-            params = self._posted_form(request)
+            params = posted_form(request)
             resolved = self.issuer.resolve_tenant(tenant)
             if resolved is None:
                 raise OAuthError(
@@ -404,17 +371,6 @@ class SignIn:
             return httpx.Response(exc.status, json=document, headers=headers)
         return httpx.Response(200, json=body, headers={**cors, **NO_STORE, **echo})
 
-    @staticmethod
-    def _posted_form(request: httpx.Request) -> dict[str, str]:
-        if request.method != "POST":
-            raise OAuthError(
-                "invalid_request", 900561, "The endpoint only accepts POST requests.", status=405
-            )
-        content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
-            raise OAuthError("invalid_request", 900144, "Send the form as x-www-form-urlencoded.")
-        return form_params(request.content)
-
     # -- shared ----------------------------------------------------------------------------
 
     def trusted_origins(self, path: str) -> frozenset[str]:
@@ -427,27 +383,3 @@ class SignIn:
         if match is None or match["endpoint"] != "token":
             return frozenset()
         return frozenset().union(*(client.origins for client in list(self.clients.values())))
-
-    def _cors(self, request: httpx.Request) -> dict[str, str]:
-        """CORS headers for an origin of a registered redirect URI, as Entra gives SPAs."""
-        origin = request.headers.get("origin")
-        if origin is None or origin not in self.trusted_origins(request.url.path):
-            return {}
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-
-    def _preflight(self, request: httpx.Request, cors: Mapping[str, str]) -> httpx.Response:
-        if not cors:
-            document = {
-                "error": "invalid_request",
-                "error_description": "This origin is not that of a registered redirect URI.",
-            }
-            return httpx.Response(403, json=document)
-        asked = request.headers.get("access-control-request-headers", "").split(",")
-        allowed = ", ".join(n.strip() for n in asked if _HEADER_NAME.fullmatch(n.strip()))
-        headers = {
-            **cors,
-            "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": allowed,
-            "Access-Control-Max-Age": "600",
-        }
-        return httpx.Response(204, headers=headers)

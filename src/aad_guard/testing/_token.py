@@ -9,35 +9,55 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
+from .._tenant import KEYWORDS
 from ._accounts import LocalClient, LocalUser
 from ._assertion import assertion_client_id, check_client_assertion
+from ._device import DeviceAuthorizations
 from ._grants import AuthorizationRequest, Grant
+from ._minting import Minter, TokenSpec
 from ._oauth import OAuthError, basic_credentials, required, s256
 from ._oidc import client_info, id_token, pairwise_subject
 from ._scopes import delegated_scopes, scope_names
 
-if TYPE_CHECKING:
-    from ._signin import SignIn
-
-__all__ = ["DEVICE_GRANT", "TokenEndpoint", "unknown_client"]
+__all__ = ["DEVICE_GRANT", "Grants", "TokenEndpoint", "unknown_client"]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT)
-_KEYWORDS = ("common", "organizations", "consumers")
 _REFRESH_LIFETIME = 90 * 24 * 3600.0  # Entra's default for refresh tokens
+
+
+class Grants(Protocol):
+    """What the token endpoint redeems: the sign-in's clients, codes and devices (`SignIn`)."""
+
+    issuer: Minter
+    lock: threading.Lock
+    clients: dict[str, LocalClient]
+    codes: dict[str, Grant]
+    devices: DeviceAuthorizations[tuple[AuthorizationRequest, str]]
+    token_lifetime: float
+
+    @property
+    def api(self) -> str:
+        """The Application ID URI of the issuer's API."""
+        ...
+
+    def accounts_of(self, tenant: str) -> dict[str, LocalUser]:
+        """The accounts that may sign in through `tenant`."""
+        ...
 
 
 class TokenEndpoint:
     """`/{tenant}/oauth2/v2.0/token` of one sign-in, and the refresh tokens it handed out."""
 
-    def __init__(self, signin: SignIn) -> None:
+    def __init__(self, signin: Grants) -> None:
         self._signin = signin
         self.issuer = signin.issuer
         self._refresh_tokens: dict[str, Grant] = {}
@@ -227,18 +247,21 @@ class TokenEndpoint:
         `offline_access` and `client_info=1` ask for, with its members in its order."""
         client_id = request.client.client_id
         lifetime = self._signin.token_lifetime
-        access_token = self.issuer.token(
-            tenant_id=user.tenant_id,
-            scopes=request.scopes,
-            roles=user.roles or None,
-            client_id=client_id,
-            lifetime=lifetime,
-            claims={
-                "oid": user.object_id,
-                "sub": pairwise_subject(user, client_id),
-                "name": user.name,
-                "preferred_username": user.username,
-            },
+        access_token = self.issuer.mint(
+            TokenSpec(
+                tenant_id=user.tenant_id,
+                scopes=tuple(request.scopes),
+                roles=user.roles or None,
+                client_id=client_id,
+                lifetime=lifetime,
+                claims={
+                    "oid": user.object_id,
+                    "sub": pairwise_subject(user, client_id),
+                    "name": user.name,
+                    "preferred_username": user.username,
+                },
+                grant_params=params,
+            )
         )
         scope = [f"{self._api}/{name}" for name in request.scopes]
         scope += [name for name in ("openid", "profile", "email") if name in request.oidc]
@@ -302,7 +325,7 @@ class TokenEndpoint:
                 "The request body must contain the following parameter: 'client_assertion' or "
                 "'client_secret'.", status=401,
             )  # fmt: skip
-        if tenant in _KEYWORDS:
+        if tenant in KEYWORDS:
             raise OAuthError(
                 "invalid_request",
                 9001023,
@@ -316,13 +339,16 @@ class TokenEndpoint:
             )
         service_principal = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client.client_id}"))
         lifetime = self._signin.token_lifetime
-        token = self.issuer.token(
-            app_only=True,
-            tenant_id=tenant,
-            roles=client.roles or None,
-            client_id=client.client_id,
-            lifetime=lifetime,
-            claims={"oid": service_principal, "sub": service_principal},
+        token = self.issuer.mint(
+            TokenSpec(
+                app_only=True,
+                tenant_id=tenant,
+                roles=client.roles or None,
+                client_id=client.client_id,
+                lifetime=lifetime,
+                claims={"oid": service_principal, "sub": service_principal},
+                grant_params=params,
+            )
         )
         # Entra names no scope here: the token is for the resource's .default.
         return {

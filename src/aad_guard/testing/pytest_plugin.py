@@ -20,7 +20,7 @@ import pytest
 
 from .._fetch import Origin
 from .._middleware import AADGuardMiddleware
-from .._policy import KEYWORDS, is_guid
+from .._tenant import Tenant, TenantKind
 from ._issuer import LocalIssuer
 from ._server import LocalIssuerServer
 
@@ -109,11 +109,11 @@ def point_at_issuer(app: Any, issuer: LocalIssuer) -> LocalIssuer:
                 f"LocalIssuer(authority={authority!r})"
             )
         issuer.client_id = str(options.get("client_id", issuer.client_id)).strip()
-        tenant = str(options.get("tenant", "organizations")).strip().lower()
-        if is_guid(tenant):
-            issuer.tenant_id = tenant
-        elif tenant not in KEYWORDS:  # a verified domain of the home tenant
-            issuer.domains[tenant] = issuer.tenant_id
+        tenant = Tenant.parse(str(options.get("tenant", "organizations")))
+        if tenant.kind is TenantKind.TENANT_ID:
+            issuer.tenant_id = str(tenant)
+        elif tenant.kind is TenantKind.DOMAIN:  # a verified domain of the home tenant
+            issuer.domains[str(tenant)] = issuer.tenant_id
         options["http_client"] = issuer.client()
     app.middleware_stack = None  # rebuilt with the new options on the next request
     return issuer

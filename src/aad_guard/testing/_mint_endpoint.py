@@ -1,47 +1,51 @@
 """The local issuer's mint endpoint: any token on request, for `aad-guard token mint`.
 
 Entra has no such endpoint; the local issuer serves it on loopback only, so that a token for
-a local API is one command away. The body names `LocalIssuer.token` arguments as JSON.
+a local API is one command away. The body names `LocalIssuer.token` arguments (`TokenSpec`
+fields) as JSON.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from ._issuer import LocalIssuer
+from ._minting import Minter, TokenSpec
 
 __all__ = ["MINT_PATH", "mint_response"]
 
 MINT_PATH = "/_local/mint"
 _MAX_BODY = 64 * 1024
 # Each accepted member and the JSON type it must have.
-_MEMBERS: dict[str, type | tuple[type, ...]] = {
-    "version": str,
-    "tenant_id": str,
-    "personal": bool,
-    "scopes": list,
-    "roles": list,
-    "app_only": bool,
-    "audience": str,
-    "client_id": str,
-    "lifetime": (int, float),
-    "issued_at": (int, float),
-    "claims": dict,
-}
+_MEMBERS: Mapping[str, type | tuple[type, ...]] = MappingProxyType(
+    {
+        "version": str,
+        "tenant_id": str,
+        "personal": bool,
+        "scopes": list,
+        "roles": list,
+        "app_only": bool,
+        "audience": str,
+        "client_id": str,
+        "lifetime": (int, float),
+        "issued_at": (int, float),
+        "claims": dict,
+    }
+)
 
 
-def mint_response(issuer: LocalIssuer, request: httpx.Request) -> httpx.Response:
+def mint_response(issuer: Minter, request: httpx.Request) -> httpx.Response:
     """Answer `POST /_local/mint` with `{"access_token": ..., "expires_in": ...}`, or 400."""
     if request.method != "POST":
         return _error(405, "Use POST with a JSON object of token options.")
     try:
         options = _options(request.content)
-        token = issuer.token(**options)
+        token = issuer.mint(_spec(options))
     except ValueError as error:
         return _error(400, str(error))
     lifetime = options.get("lifetime", 3600)
@@ -77,6 +81,12 @@ def _options(body: bytes) -> dict[str, Any]:
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"Option {name!r} must be a positive number of seconds.")
     return options
+
+
+def _spec(options: Mapping[str, Any]) -> TokenSpec:
+    """The token the checked options ask for; lists are the spec's tuples."""
+    lists = {name: tuple(options[name]) for name in ("scopes", "roles") if name in options}
+    return TokenSpec(**{**options, **lists})
 
 
 def _error(status: int, description: str) -> httpx.Response:
