@@ -62,9 +62,9 @@ async def http_client(entra: FakeEntra) -> AsyncIterator[httpx.AsyncClient]:
 
 def unbound_keys(issuer: LocalIssuer) -> dict[str, Any]:
     """The local issuer's JWKS without `issuer` members, as B2C and External ID serve keys."""
-    for key in issuer.keys:
-        issuer.key_issuers[key.kid] = None
-    return issuer.jwks()
+    for key in issuer.keys.listed:
+        issuer.keys.issuers[key.kid] = None
+    return issuer.keys.jwks()
 
 
 def serve_b2c(entra: FakeEntra, document: dict[str, Any] | None = None) -> LocalIssuer:
@@ -94,7 +94,7 @@ def b2c_token(issuer: LocalIssuer, **claims: object) -> str:
     }
     payload.update(claims)
     payload = {name: value for name, value in payload.items() if value is not None}
-    return issuer.sign(payload, headers={"kid": issuer.signing_key.kid})
+    return issuer.sign(payload, headers={"kid": issuer.keys.signing.kid})
 
 
 def b2c_validator(http_client: httpx.AsyncClient, **options: Any) -> TokenValidator:
@@ -328,7 +328,7 @@ def ciam_token(issuer: LocalIssuer, **claims: object) -> str:
         "scp": "tasks.read",
     }
     payload.update(claims)
-    return issuer.sign(payload, headers={"kid": issuer.signing_key.kid})
+    return issuer.sign(payload, headers={"kid": issuer.keys.signing.kid})
 
 
 def serve_ciam(entra: FakeEntra, metadata_url: str, host: str) -> LocalIssuer:
@@ -408,7 +408,7 @@ async def test_an_external_id_custom_domain_through_metadata_url(
     without_tid = {**decoded(ciam_token(issuer), 1)}
     del without_tid["tid"]
     with pytest.raises(MissingClaimError):  # outside B2C a token names its tenant
-        await validator.validate(issuer.sign(without_tid, headers={"kid": issuer.signing_key.kid}))
+        await validator.validate(issuer.sign(without_tid, headers={"kid": issuer.keys.signing.kid}))
 
 
 # -- 4. guests -------------------------------------------------------------------------------
@@ -580,3 +580,63 @@ def test_require_groups_checks_its_arguments() -> None:
         requires_groups()
     with pytest.raises(TypeError, match="resolver"):
         requires_groups("admins", resolver=lambda: None)  # type: ignore[arg-type,misc]
+
+
+# -- 7. several authorities ------------------------------------------------------------------
+
+
+async def test_the_middleware_routes_each_token_to_the_validator_of_its_issuer(
+    entra: FakeEntra, http_client: httpx.AsyncClient
+) -> None:
+    """A B2C user flow and an External ID tenant in one app; a stranger's token is refused
+    with no key lookup at all."""
+    b2c = serve_b2c(entra)
+    ciam = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
+    external_id = TokenValidator(
+        client_id=DEFAULT_API_CLIENT_ID,
+        authority="https://contoso.ciamlogin.com/",
+        clock=lambda: NOW,
+        http_client=http_client,
+    )
+
+    async def me(request: Request) -> JSONResponse:
+        user = request.user
+        assert isinstance(user, Principal)
+        return JSONResponse({"tenant": user.tenant_id, "by": user.accepted_by})
+
+    app = Starlette(routes=[Route("/me", me)])
+    app.add_middleware(AADGuardMiddleware, validators=[b2c_validator(http_client), external_id])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        from_b2c = await client.get("/me", headers=bearer(b2c_token(b2c)))
+        from_ciam = await client.get("/me", headers=bearer(ciam_token(ciam)))
+        fetched = list(entra.requests)
+        stranger = await client.get(
+            "/me", headers=bearer(ciam_token(ciam, iss="https://stranger.example/x/v2.0"))
+        )
+        assert entra.requests == fetched  # no key lookup, no refetch
+        # Signed by the B2C issuer's key but naming External ID's issuer: External ID's
+        # validator judges it, and refuses it, rather than any key that happens to verify.
+        crossed = await client.get("/me", headers=bearer(ciam_token(b2c)))
+
+    assert from_b2c.json() == {"tenant": B2C_TENANT_ID, "by": B2C_METADATA_URL}
+    assert from_ciam.json() == {"tenant": CIAM_TENANT_ID, "by": CIAM_METADATA_URL}
+    assert stranger.status_code == 401
+    assert crossed.status_code == 401
+    # The crossed token's unknown key id refetched External ID's keys, nothing else.
+    assert all("b2clogin" not in url for url in entra.requests[len(fetched) :])
+
+
+def test_validators_excludes_the_other_ways_to_configure() -> None:
+    validator = TokenValidator(client_id=DEFAULT_API_CLIENT_ID)
+    app = Starlette()
+    settings: list[dict[str, Any]] = [
+        {"validators": [validator], "validator": validator},
+        {"validators": [validator], "client_id": DEFAULT_API_CLIENT_ID},
+        {"validators": []},
+        {"validators": [validator, validator]},
+    ]
+    for options in settings:
+        guard = AADGuardMiddleware(app, **options)
+        assert guard._configuration_error is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Unpack, overload
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -18,6 +18,7 @@ from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
+from ._routing import ValidatorRouter
 from ._validator import TokenValidator, ValidatorOptions
 from .errors import (
     AADGuardError,
@@ -58,6 +59,11 @@ class AADGuardMiddleware:
         app: The ASGI app to protect.
         validator: The `TokenValidator` to use. Or pass its keyword arguments instead, and
             the middleware builds one and closes it at lifespan shutdown.
+        validators: Several `TokenValidator`s, for several authorities or app registrations
+            in one app (a workforce tenant and an External ID tenant, say). Each token goes
+            to the one whose metadata names its unverified `iss`; a token naming none is
+            refused (`invalid_issuer`) without any key lookup. `Principal.accepted_by` says
+            which accepted it. The caller closes them.
         exclude_paths: Paths served without any check, with everything below them, by
             whole segments: `"/health"` covers `/health` and `/health/live`, not `/healthz`.
             Paths are those the routes beside the middleware see (without a `Mount` prefix
@@ -83,6 +89,7 @@ class AADGuardMiddleware:
         app: ASGIApp,
         *,
         validator: TokenValidator | None = None,
+        validators: Sequence[TokenValidator] | None = None,
         exclude_paths: Iterable[str] = (),
         required: bool = True,
         realm: str | None = None,
@@ -90,7 +97,7 @@ class AADGuardMiddleware:
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
-        self._owns_validator = validator is None
+        self._owns_validator = validator is None and validators is None
         self._required = required
         self._realm = realm
         self._on_error = on_error
@@ -99,8 +106,10 @@ class AADGuardMiddleware:
         # a bad setting is kept and answered at startup instead (see _refuse_to_start).
         self._configuration_error: TypeError | ValueError | None = None
         try:
-            if validator is not None and validator_options:
-                raise TypeError("pass either validator= or the validator's keyword arguments")
+            if (validator is not None) + (validators is not None) + bool(validator_options) > 1:
+                raise TypeError(
+                    "pass one of validator=, validators= or the validator's keyword arguments"
+                )
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
             _check_realm(realm)
@@ -112,7 +121,11 @@ class AADGuardMiddleware:
                     parameters=("connection", "error"),
                     returns="Response, sync or async",
                 )
-            self.validator = validator or TokenValidator(**validator_options)
+            if validators is not None:
+                self._router = ValidatorRouter(validators)
+            else:
+                self._router = ValidatorRouter([validator or TokenValidator(**validator_options)])
+            self.validator = self._router.validators[0]
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
@@ -142,7 +155,7 @@ class AADGuardMiddleware:
             principal: Principal | None = None
             if header is not None:
                 try:
-                    principal = await self.validator.validate(
+                    principal = await self._router.validate(
                         header[7:].strip(b" ").decode("latin-1")
                     )
                 except TokenError:

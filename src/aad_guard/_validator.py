@@ -172,6 +172,25 @@ class TokenValidator:
         """The OpenID metadata document this validator trusts."""
         return self._context.keys.metadata_url
 
+    async def names_issuer(self, issuer: str, tenant_id: str | None) -> bool:
+        """Whether this validator's metadata names `issuer` (for the token's `tenant_id`).
+
+        For routing a token among several validators by its unverified `iss`; fetches the
+        metadata only when none is cached, never keys for an unknown key id.
+
+        Raises:
+            KeysUnavailableError: no metadata could be had.
+        """
+        keys = self._context.keys
+        snapshot = keys.current() or await keys.snapshot()
+        for template in (snapshot.issuer_v2, snapshot.issuer_v1):
+            if template is None:
+                continue
+            tenant = template.tenant_id or tenant_id
+            if tenant is not None and template.for_tenant(tenant) == issuer:
+                return True
+        return False
+
     async def validate(self, token: str) -> Principal:
         """Check `token` completely and return who called.
 
