@@ -640,3 +640,37 @@ def test_validators_excludes_the_other_ways_to_configure() -> None:
     for options in settings:
         guard = AADGuardMiddleware(app, **options)
         assert guard._configuration_error is not None
+
+
+async def test_the_openapi_document_names_each_authority(http_client: httpx.AsyncClient) -> None:
+    from fastapi import Depends, FastAPI
+
+    from aad_guard import require_scopes
+
+    app = FastAPI()
+    reads = Depends(require_scopes("tasks.read"))
+
+    @app.get("/tasks")
+    async def tasks(principal: Principal = reads) -> list[str]:
+        return []
+
+    workforce = TokenValidator(client_id=DEFAULT_API_CLIENT_ID, tenant=CIAM_TENANT_ID)
+    AADGuardMiddleware(app, validators=[workforce, b2c_validator(http_client)])
+
+    document = app.openapi()
+
+    schemes = document["components"]["securitySchemes"]
+    flows = {name: scheme["flows"]["authorizationCode"] for name, scheme in schemes.items()}
+    assert flows["EntraID"]["authorizationUrl"] == (
+        f"https://login.microsoftonline.com/{CIAM_TENANT_ID}/oauth2/v2.0/authorize"
+    )
+    assert flows["EntraID2"]["authorizationUrl"] == (
+        "https://mytenant.com.b2clogin.com/mytenant.com.onmicrosoft.com/b2c_1_signin/"
+        "oauth2/v2.0/authorize"
+    )
+    assert schemes["EntraID2"]["description"] == f"Azure AD B2C: {B2C_METADATA_URL}"
+    scope = f"api://{DEFAULT_API_CLIENT_ID}/tasks.read"
+    assert document["paths"]["/tasks"]["get"]["security"] == [
+        {"EntraID": [scope]},
+        {"EntraID2": [scope]},
+    ]

@@ -130,10 +130,17 @@ class AADGuardMiddleware:
             self._configuration_error = error
             return
         # The OpenAPI document of the app this protects describes these settings.
-        self._entra_app = EntraApp(
-            self.validator.authority, str(self.validator.tenant), self.validator.client_id
+        self._entra_apps = tuple(
+            EntraApp(
+                v.authority,
+                str(v.tenant),
+                v.client_id,
+                v.metadata_url if v.settings.metadata_url is not None else None,
+                v.settings.flavour.value,
+            )
+            for v in self._router.validators
         )
-        announce(app, self._entra_app)
+        announce(app, *self._entra_apps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._configuration_error is not None:
@@ -145,7 +152,7 @@ class AADGuardMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        announce(scope.get("app"), self._entra_app)  # the app that added this middleware
+        announce(scope.get("app"), *self._entra_apps)  # the app that added this middleware
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
