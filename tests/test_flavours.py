@@ -674,3 +674,54 @@ async def test_the_openapi_document_names_each_authority(http_client: httpx.Asyn
         {"EntraID": [scope]},
         {"EntraID2": [scope]},
     ]
+
+
+# -- 8. the local issuer's flavours ----------------------------------------------------------
+
+
+async def test_the_local_issuer_serves_b2c_user_flows_and_mints_their_tokens() -> None:
+    from aad_guard.testing import b2c_issuer, b2c_metadata_url, b2c_token
+
+    issuer = b2c_issuer(clock=lambda: NOW)
+    async with issuer.client() as client:
+        validator = TokenValidator(
+            client_id=issuer.client_id,
+            metadata_url=b2c_metadata_url(issuer, "B2C_1_signup"),
+            allowed_user_flows={"b2c_1_signup"},
+            clock=lambda: NOW,
+            http_client=client,
+        )
+        principal = await validator.validate(b2c_token(issuer, user_flow="B2C_1_signup"))
+        with pytest.raises(UserFlowNotAllowedError):
+            await validator.validate(b2c_token(issuer))
+
+    assert "tid" not in principal.claims
+    assert principal.tenant_id == issuer.tenant_id
+    assert principal.user_flow == "B2C_1_signup"
+    assert [request.url.params.get("p") for request in issuer.requests] == ["B2C_1_signup"] * 2
+
+
+async def test_the_local_issuer_serves_external_id_and_guest_tokens() -> None:
+    from aad_guard.testing import external_id_issuer, external_id_token, guest_token
+
+    issuer = external_id_issuer(clock=lambda: NOW)
+    async with issuer.client() as client:
+        validator = TokenValidator(
+            client_id=issuer.client_id,
+            authority=issuer.authority,
+            allow_guest_users=False,
+            clock=lambda: NOW,
+            http_client=client,
+        )
+        principal = await validator.validate(external_id_token(issuer))
+
+    assert principal.claims["iss"] == (
+        f"https://{issuer.tenant_id}.ciamlogin.com/{issuer.tenant_id}/v2.0"
+    )
+    assert principal.is_guest is False
+    workforce = LocalIssuer(clock=lambda: NOW)
+    async with workforce.client() as client:
+        validator = TokenValidator(
+            client_id=workforce.client_id, clock=lambda: NOW, http_client=client
+        )
+        assert (await validator.validate(guest_token(workforce))).is_guest is True

@@ -1,5 +1,8 @@
 """The validator's checks: named functions, run in the order of `CHECKS`, cheap ones first.
 
+Longer than 400 lines because `CHECKS`, one declaration per check (about 150 lines), reads
+best beside the checks it orders; the flavour-specific checks are in `_flavour_checks`.
+
 `TokenValidator` runs every check of `CHECKS` on a `Candidate`, the token under check, until
 one raises; `aad-guard token check` walks the same list to explain a verdict. A check reads
 what earlier checks learnt from the candidate, adds what it learns, and refuses the token by
@@ -22,15 +25,17 @@ from collections.abc import Mapping
 from typing import Final, cast
 
 from ._candidate import Candidate, Check, CheckContext, Evidence
-from ._flavour import Flavour
+from ._flavour_checks import (
+    check_client,
+    check_named_metadata_issuer,
+    check_user_flow,
+    refuse_guest,
+)
 from ._policy import TenantPolicy
-from ._principal import is_guest, user_flow
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (
     AADGuardError,
-    ClientNotAllowedError,
-    GuestNotAllowedError,
     InvalidAudienceError,
     InvalidClaimError,
     InvalidIssuerError,
@@ -43,7 +48,6 @@ from .errors import (
     TokenExpiredError,
     TokenNotYetValidError,
     UnknownKeyError,
-    UserFlowNotAllowedError,
     VersionMismatchError,
 )
 
@@ -141,7 +145,7 @@ async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
 def _check_issuer(token: Candidate, context: CheckContext) -> None:
     """`iss` must be the metadata's issuer for `tid`, exactly; `ver` must match its form."""
     if context.settings.metadata_url is not None:
-        _check_named_metadata_issuer(token, context)
+        check_named_metadata_issuer(token, context)
         return
     snapshot, tenant_id, issuer = token.snapshot, token.tenant_id, token.issuer
     version: TokenVersion
@@ -162,63 +166,6 @@ def _check_issuer(token: Candidate, context: CheckContext) -> None:
             f"The token's 'ver' {ver!r} does not match its v{version} issuer.", **token.evidence
         )
     token.version = version
-
-
-def _check_named_metadata_issuer(token: Candidate, context: CheckContext) -> None:
-    """Under `metadata_url`: `iss` is that document's issuer, exactly; a token without `tid`
-    (B2C) is of the issuer's tenant; B2C's v2.0 endpoint issues `ver` "1.0" tokens."""
-    template, flavour = token.snapshot.issuer_v2, context.flavour
-    if token.tenant_id == "":
-        if template.tenant_id is None:
-            raise MissingClaimError(claim="tid", **token.evidence)
-        token.tenant_id = template.tenant_id
-        token.evidence = Evidence(tenant_id=template.tenant_id, kid=token.evidence["kid"])
-    if token.issuer != template.for_tenant(token.tenant_id):
-        raise InvalidIssuerError(
-            f"The token's issuer {token.issuer!r} is not {template.value!r}, the issuer of "
-            "the configured metadata_url.",
-            **token.evidence,
-        )
-    if "ver" not in token.claims:
-        raise MissingClaimError(claim="ver", **token.evidence)
-    ver = token.claims["ver"]
-    accepted = ("1.0", "2.0") if flavour is Flavour.B2C else (template.version,)
-    if ver not in accepted:
-        raise VersionMismatchError(
-            f"The token's 'ver' {ver!r} is not {' or '.join(accepted)}.", **token.evidence
-        )
-    # B2C names the client in `azp` whatever its `ver`.
-    token.version = "2.0" if flavour is Flavour.B2C else template.version
-
-
-def _check_user_flow(token: Candidate, context: CheckContext) -> None:
-    """A B2C token's user flow (`tfp`, else `acr`) is one of `allowed_user_flows`."""
-    allowed = cast(frozenset[str], context.settings.allowed_user_flows)  # `applies` saw to it
-    flow = user_flow(token.claims)
-    if flow is None or flow.lower() not in allowed:
-        raise UserFlowNotAllowedError(
-            f"The token's user flow {flow!r} is not one of {sorted(allowed)!r}.", **token.evidence
-        )
-
-
-def _check_client(token: Candidate, context: CheckContext) -> None:
-    """The calling application (`azp`/`appid`) is one of `allowed_client_ids`."""
-    allowed = cast(frozenset[str], context.settings.allowed_client_ids)  # `applies` saw to it
-    client = token.claims.get(CLIENT_CLAIM[token.version])
-    if client not in allowed:
-        raise ClientNotAllowedError(
-            f"The token's client {client!r} is not one of allowed_client_ids.", **token.evidence
-        )
-
-
-def _refuse_guest(token: Candidate, context: CheckContext) -> None:
-    """With `allow_guest_users=False`, a workforce tenant's guest (B2B) user is refused."""
-    if context.flavour.infers_guests and is_guest(token.claims, tenant_id=token.tenant_id):
-        raise GuestNotAllowedError(
-            "The token's user is a guest in its tenant ('idp' is not the issuer, or 'acct' "
-            "is 1), and allow_guest_users is False.",
-            **token.evidence,
-        )
 
 
 def _check_token_type(token: Candidate, context: CheckContext) -> None:
@@ -385,7 +332,7 @@ CHECKS: Final[tuple[Check, ...]] = (
     Check(
         "user_flow",
         "User flow (tfp, acr)",
-        _check_user_flow,
+        check_user_flow,
         reasons=frozenset({"user_flow_not_allowed"}),
         applies=lambda settings: settings.allowed_user_flows is not None,
     ),
@@ -423,14 +370,14 @@ CHECKS: Final[tuple[Check, ...]] = (
     Check(
         "client",
         "Client application allowed (azp, appid)",
-        _check_client,
+        check_client,
         reasons=frozenset({"client_not_allowed"}),
         applies=lambda settings: settings.allowed_client_ids is not None,
     ),
     Check(
         "guest",
         "Guest user (idp, acct)",
-        _refuse_guest,
+        refuse_guest,
         reasons=frozenset({"guest_not_allowed"}),
         applies=lambda settings: not settings.allow_guest_users,
     ),
