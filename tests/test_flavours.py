@@ -725,3 +725,81 @@ async def test_the_local_issuer_serves_external_id_and_guest_tokens() -> None:
             client_id=workforce.client_id, clock=lambda: NOW, http_client=client
         )
         assert (await validator.validate(guest_token(workforce))).is_guest is True
+
+
+# -- 9. aad-guard token check ----------------------------------------------------------------
+
+
+def cli_check(capsys: pytest.CaptureFixture[str], token: str, *options: str) -> dict[str, Any]:
+    import json
+
+    from aad_guard.cli import main
+
+    main(["token", "check", token, *options, "--json"])
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return report
+
+
+def jwks_file(issuer: LocalIssuer, tmp_path: Any) -> str:
+    import json
+
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(issuer.keys.jwks()))
+    return str(path)
+
+
+def test_token_check_says_a_b2c_token_needs_metadata_url(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from aad_guard.testing import b2c_issuer, b2c_token
+
+    issuer = b2c_issuer()
+    report = cli_check(
+        capsys,
+        b2c_token(issuer),
+        "--client-id",
+        issuer.client_id,
+        "--jwks",
+        jwks_file(issuer, tmp_path),
+    )
+
+    first = report["mistakes"][0]
+    assert (report["reason"], first["code"]) == ("missing_claim", "b2c_token")
+    assert "this is an azure ad b2c token" in first["message"].lower()
+    assert "metadata_url" in first["message"]
+    assert (
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_signin/v2.0/"
+        in (first["message"])
+    )
+
+
+def test_token_check_says_an_external_id_token_needs_its_authority(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from aad_guard.testing import external_id_issuer, external_id_token
+
+    issuer = external_id_issuer()
+    token = external_id_token(issuer)
+    report = cli_check(
+        capsys, token, "--client-id", issuer.client_id, "--jwks", jwks_file(issuer, tmp_path)
+    )
+
+    first = report["mistakes"][0]
+    assert (report["reason"], first["code"]) == ("invalid_issuer", "external_id_token")
+    assert "ciamlogin.com" in first["message"]
+
+
+def test_token_check_explains_a_refused_guest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from aad_guard.testing import guest_token
+
+    issuer = LocalIssuer()
+    options = ("--client-id", issuer.client_id, "--jwks", jwks_file(issuer, tmp_path))
+    refused = cli_check(capsys, guest_token(issuer), *options, "--no-guests")
+    admitted = cli_check(capsys, guest_token(issuer), *options)
+
+    assert (refused["reason"], refused["mistakes"][0]["code"]) == ("guest_not_allowed", "guest")
+    assert "guest (B2B)" in refused["mistakes"][0]["message"]
+    assert {step["name"]: step["status"] for step in refused["steps"]}["guest"] == "fail"
+    assert admitted["valid"] is True
