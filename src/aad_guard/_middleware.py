@@ -108,7 +108,8 @@ class AADGuardMiddleware:
         try:
             if (validator is not None) + (validators is not None) + bool(validator_options) > 1:
                 raise TypeError(
-                    "pass one of validator=, validators= or the validator's keyword arguments"
+                    "pass either validator= or the validator's keyword arguments, or validators="
+                    " alone"
                 )
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")

@@ -6,6 +6,7 @@ its `ciamlogin.com` issuer; neither failure says what to configure instead, so t
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .._flavour import Flavour, flavour_of
@@ -15,11 +16,16 @@ from ._summary import TokenSummary
 
 __all__ = ["EXPLAINS", "flavour_mistakes"]
 
-EXPLAINS = {
-    "b2c_token": {"missing_claim", "invalid_issuer", "keys_unavailable"},
-    "external_id_token": {"invalid_issuer", "tenant_not_allowed", "keys_unavailable"},
-    "guest": {"guest_not_allowed"},
-}
+# The reason codes each mistake explains (as `_mistakes._EXPLAINS`).
+EXPLAINS = MappingProxyType(
+    {
+        "b2c_token": frozenset({"missing_claim", "invalid_issuer", "keys_unavailable"}),
+        "external_id_token": frozenset(
+            {"invalid_issuer", "tenant_not_allowed", "keys_unavailable"}
+        ),
+        "guest": frozenset({"guest_not_allowed"}),
+    }
+)
 
 
 def flavour_mistakes(

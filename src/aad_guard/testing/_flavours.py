@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from ._accounts import OTHER_TENANT_ID
 from ._issuer import DEFAULT_TENANT_ID, LocalIssuer
-from ._metadata import MetadataRequest, entra_metadata
+from ._metadata import MetadataBuilder, MetadataRequest, entra_metadata
 
 __all__ = [
     "b2c_issuer",
@@ -64,8 +64,18 @@ def external_id_metadata(request: MetadataRequest) -> dict[str, object]:
     return document
 
 
-def _unbound(issuer: LocalIssuer) -> LocalIssuer:
-    """B2C and External ID keys carry no `issuer` member: serve the listed keys without."""
+def _issuer_on(
+    host: str, label: str, builder: MetadataBuilder, tenant_id: str, options: dict[str, Any]
+) -> LocalIssuer:
+    """An issuer on `https://{label}.{host}`, tenant `{label}.onmicrosoft.com`, whose listed
+    keys carry no `issuer` member, as B2C's and External ID's do not."""
+    issuer = LocalIssuer(
+        authority=f"https://{label}.{host}",
+        tenant_id=tenant_id,
+        domains={f"{label}.onmicrosoft.com": tenant_id},
+        metadata=builder,
+        **options,
+    )
     for key in issuer.keys.listed:
         issuer.keys.issuers[key.kid] = None
     return issuer
@@ -79,15 +89,7 @@ def b2c_issuer(
     `options` go to `LocalIssuer`. Keys added later (`keys.rotate()`) are bound to an
     issuer unless `keys.issuers[kid] = None`, as B2C's never are.
     """
-    return _unbound(
-        LocalIssuer(
-            authority=f"https://{tenant}.b2clogin.com",
-            tenant_id=tenant_id,
-            domains={f"{tenant}.onmicrosoft.com": tenant_id},
-            metadata=b2c_metadata,
-            **options,
-        )
-    )
+    return _issuer_on("b2clogin.com", tenant, b2c_metadata, tenant_id, options)
 
 
 def b2c_metadata_url(issuer: LocalIssuer, user_flow: str = DEFAULT_USER_FLOW) -> str:
@@ -123,15 +125,7 @@ def external_id_issuer(
     *, subdomain: str = "contoso", tenant_id: str = DEFAULT_TENANT_ID, **options: Any
 ) -> LocalIssuer:
     """A local issuer on `https://{subdomain}.ciamlogin.com` serving External ID metadata."""
-    return _unbound(
-        LocalIssuer(
-            authority=f"https://{subdomain}.ciamlogin.com",
-            tenant_id=tenant_id,
-            domains={f"{subdomain}.onmicrosoft.com": tenant_id},
-            metadata=external_id_metadata,
-            **options,
-        )
-    )
+    return _issuer_on("ciamlogin.com", subdomain, external_id_metadata, tenant_id, options)
 
 
 def external_id_token(
