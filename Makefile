@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SOURCES := src tests bench examples tools
 
-.PHONY: test test-oldest lint typecheck pytest bench demo clean
+.PHONY: test test-oldest lint typecheck pytest bench demo docs clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -45,12 +45,24 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PYTHON) -m bench
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+
+# The docs group (mkdocs) only here, so `make test` stays lean.
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --group docs
+	touch $(DOCS_STAMP)
+
+# The site in site/: strict, so a broken link, a bad reference or a public name without a
+# docstring (tools/docs_hooks.py) fails the build.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 # The example API against a local issuer on loopback: no tenant, no network.
 demo: $(STAMP)
 	$(PYTHON) -m examples.fastapi_api.demo
 
 clean:
-	rm -rf $(VENV) .venv-oldest .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-oldest site .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
 .PHONY: fuzz soak
 

@@ -48,12 +48,12 @@ def protected_app(validator: TokenValidator) -> FastAPI:
 
 
 def unprotected() -> FastAPI:
-    """uvicorn factory: the bare API."""
+    """Uvicorn factory: the bare API."""
     return route_app()
 
 
 def protected() -> FastAPI:
-    """uvicorn factory: the API protected against the local issuer the benchmark serves."""
+    """Uvicorn factory: the API protected against the local issuer the benchmark serves."""
     app = route_app()
     app.add_middleware(
         AADGuardMiddleware,

@@ -203,7 +203,7 @@ async def run_rounds(
 
 def _cpu_model() -> str | None:
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        with Path("/proc/cpuinfo").open(encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
                 if line.startswith("model name"):
                     return line.partition(":")[2].strip()
@@ -236,7 +236,7 @@ class Environment:
 
 
 def environment(distributions: Sequence[str], *, extra: Mapping[str, str]) -> Environment:
-    """This process's environment, with the versions of `distributions` and `extra` ones."""
+    """Describe this process's environment: the versions of `distributions`, and `extra`."""
     return Environment(
         python=f"{platform.python_implementation()} {sys.version.split()[0]}",
         python_build=" ".join(sys.version.split()[1:]),

@@ -100,7 +100,7 @@ def mint(issuer: LocalIssuer, *, rounds: int, ops: int) -> Tokens:
     return tokens
 
 
-async def _no_op(scope: Scope, receive: Receive, send: Send) -> None:
+async def _no_op(_scope: Scope, _receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 

@@ -20,7 +20,7 @@ lines after warm-up. The table is printed and the run written to `bench/results/
 from __future__ import annotations
 
 import argparse
-import datetime
+import datetime as dt
 import gc
 import json
 import logging
@@ -75,19 +75,19 @@ class Sample:
 def rss_kib() -> float:
     """The resident set size of this process, in KiB (Linux `/proc`; else the peak)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmRSS:"):
                     return float(line.split()[1])
     except OSError:
         pass
-    import resource
+    import resource  # noqa: PLC0415 (Unix only, and needed only where /proc is not)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform == "darwin" else float(peak)
 
 
-async def hello(request: Request) -> PlainTextResponse:
+async def hello(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
@@ -120,8 +120,11 @@ class Traffic:
 
 
 def rotate(issuer: LocalIssuer, *, keep: int = 3) -> None:
-    """Roll keys as Entra does: sign with the key published last time, publish the next one,
-    and retire the oldest beyond `keep`."""
+    """Roll keys as Entra does.
+
+    Sign with the key published last time, publish the next one, and retire the oldest
+    beyond `keep`.
+    """
     upcoming = issuer.keys.listed[-1]
     issuer.keys.rotate()
     issuer.keys.signing = upcoming
@@ -225,15 +228,16 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:
 
 def render(result: dict[str, object]) -> str:
     samples = result["samples"]
-    assert isinstance(samples, list)
+    if not isinstance(samples, list):
+        raise TypeError(f"the result's samples are a {type(samples).__name__}, not a list")
     lines = [
         f"{'requests':>10} {'seconds':>8} {'traced KiB':>11} {'peak KiB':>9} {'RSS KiB':>9}",
     ]
-    for s in samples:
-        lines.append(
-            f"{s['requests']:>10} {s['seconds']:>8} {s['traced_kib']:>11} "
-            f"{s['traced_peak_kib']:>9} {s['rss_kib']:>9.0f}"
-        )
+    lines.extend(
+        f"{s['requests']:>10} {s['seconds']:>8} {s['traced_kib']:>11} "
+        f"{s['traced_peak_kib']:>9} {s['rss_kib']:>9.0f}"
+        for s in samples
+    )
     lines.append(f"answers: {result['answers']}")
     lines.append(f"identity-provider requests: {result['identity_provider_requests']}")
     lines.append(f"refusal and fetch-failure reasons: {result['reasons']}")
@@ -256,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     result = anyio.run(soak, args, backend=args.backend)
     result["backend"] = args.backend
     result["python"] = platform.python_version()
-    result["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    result["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     print(render(result))
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"soak-{stamp}-{os.getpid()}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written to {path}")

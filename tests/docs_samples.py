@@ -31,7 +31,7 @@ PLACEHOLDERS: Final = {
 _BLOCK = re.compile(
     r"(?P<continues><!-- sample: continues -->\n)?"
     r"^```python\n(?P<code>.*?)^```\n(?:\s*<!-- sample: (?P<checks>.*?) -->)?",
-    re.S | re.M,
+    re.DOTALL | re.MULTILINE,
 )
 _REQUEST = re.compile(
     r"^(?P<method>[A-Z]+) (?P<path>/\S*)"
@@ -87,7 +87,7 @@ class Sample:
     @property
     def is_test_module(self) -> bool:
         """A pytest module (it defines tests): pytest runs it, and every test must pass."""
-        return re.search(r"^(async )?def test_", self.code, re.M) is not None
+        return re.search(r"^(async )?def test_", self.code, re.MULTILINE) is not None
 
     def source(self) -> str:
         """The code with its placeholders filled in."""

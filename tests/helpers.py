@@ -74,7 +74,7 @@ def serving(
         stderr=subprocess.STDOUT,
         text=True,
         # A shell's background job starts with Ctrl-C ignored, and Python keeps it ignored.
-        preexec_fn=_default_sigint,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 (one signal() call, safe after fork)
     )
     try:
         assert process.stdout is not None
@@ -109,7 +109,7 @@ def run_uvicorn(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=_default_sigint,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 (one signal() call, safe after fork)
     )
     watchdog = threading.Timer(60, process.kill)
     watchdog.start()

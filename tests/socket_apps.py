@@ -42,7 +42,8 @@ async def greet_until_closed(
     websocket: WebSocket | StarletteWebSocket, user: Principal | None
 ) -> None:
     """`greet`, then let the client close (websockets 14's client was seen to drop a message
-    that the server's close followed at once)."""
+    that the server's close followed at once).
+    """
     await greet(websocket, user)
     await websocket.receive()
 
@@ -125,7 +126,8 @@ def starlette_routes() -> list[BaseRoute]:
 
 def protected(**middleware_options: Any) -> FastAPI:
     """The FastAPI app with the Starlette routes under `/starlette`, behind one middleware
-    that lets anonymous callers through to the routes' requirements."""
+    that lets anonymous callers through to the routes' requirements.
+    """
     app = fastapi_sockets()
     app.router.routes.append(Mount("/starlette", routes=starlette_routes()))
     app.add_middleware(AADGuardMiddleware, required=False, **middleware_options)
@@ -134,7 +136,8 @@ def protected(**middleware_options: Any) -> FastAPI:
 
 def from_environment() -> FastAPI:
     """`protected()` trusting the local issuer named by `AAD_GUARD_TEST_AUTHORITY` and
-    `AAD_GUARD_TEST_CLIENT_ID`."""
+    `AAD_GUARD_TEST_CLIENT_ID`.
+    """
     return protected(
         authority=os.environ["AAD_GUARD_TEST_AUTHORITY"],
         client_id=os.environ["AAD_GUARD_TEST_CLIENT_ID"],

@@ -19,6 +19,9 @@ from playwright.sync_api import Page, Request, sync_playwright
 
 from aad_guard.testing import LocalIssuerServer
 
+# Slow: drives Chromium.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 # Flags that let Chromium run headless as root in a container, and keep it off the network.
 CHROMIUM_FLAGS = [

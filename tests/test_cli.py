@@ -80,6 +80,7 @@ def steps(report: dict[str, Any]) -> dict[str, str]:
 # -- each command in a subprocess ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mint_then_check_against_a_running_local_issuer(server: LocalIssuerServer) -> None:
     minted = run("token", "mint", "--issuer", server.url, "--scope", "Tasks.Read")
     assert minted.returncode == 0, minted.stderr
@@ -94,11 +95,12 @@ def test_mint_then_check_against_a_running_local_issuer(server: LocalIssuerServe
     assert checked.stdout.count("PASS") == 9
 
 
+@pytest.mark.slow
 def test_mint_sets_what_was_asked(server: LocalIssuerServer) -> None:
     minted = run(
         "token", "mint", "--issuer", server.url, "--version", "1", "--tenant", OTHER_TENANT,
         "--role", "Tasks.Admin", "--app-only", "--lifetime", "600",
-        "--claim", "xms_cc=[\"cp1\"]", "--claim", "app_displayname=Nightly job", "--json",
+        "--claim", 'xms_cc=["cp1"]', "--claim", "app_displayname=Nightly job", "--json",
     )  # fmt: skip
     assert minted.returncode == 0, minted.stderr
     answer = json.loads(minted.stdout)
@@ -112,6 +114,7 @@ def test_mint_sets_what_was_asked(server: LocalIssuerServer) -> None:
     assert shown["claims"]["app_displayname"] == "Nightly job"
 
 
+@pytest.mark.slow
 def test_mint_without_a_running_issuer_signs_with_the_cached_keys(tmp_path: Path) -> None:
     result = run("token", "mint", "--issuer", "http://127.0.0.1:9", "--cache-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -123,6 +126,7 @@ def test_mint_without_a_running_issuer_signs_with_the_cached_keys(tmp_path: Path
     ]
 
 
+@pytest.mark.slow
 def test_mint_from_a_server_that_is_no_issuer_fails(tmp_path: Path) -> None:
     with LocalIssuerServer() as plain:  # https asked of a plain http server: a TLS failure
         result = run("token", "mint", "--issuer", plain.url.replace("http:", "https:"))
@@ -131,12 +135,14 @@ def test_mint_from_a_server_that_is_no_issuer_fails(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_mint_reports_what_the_issuer_refused(server: LocalIssuerServer) -> None:
     result = run("token", "mint", "--issuer", server.url, "--lifetime", "-5")
     assert result.returncode == 1
     assert "'lifetime' must be a positive number" in result.stderr
 
 
+@pytest.mark.slow
 def test_inspect_reads_a_token_without_the_network(vectors: dict[str, RealToken]) -> None:
     token = vectors["aad-v2.0-at-2024-06-17-ok"]
     result = run("token", "inspect", "-", stdin=f"Bearer {token.token}\n")
@@ -149,6 +155,7 @@ def test_inspect_reads_a_token_without_the_network(vectors: dict[str, RealToken]
     assert "days ago)" in result.stdout
 
 
+@pytest.mark.slow
 def test_inspect_names_a_graph_token_and_refuses_garbage(vectors: dict[str, RealToken]) -> None:
     graph = run("token", "inspect", vectors["aad-v1.0-at-2020-08-14-graphnonce"].token)
     assert "Microsoft Graph" in graph.stdout
@@ -161,6 +168,7 @@ def test_inspect_names_a_graph_token_and_refuses_garbage(vectors: dict[str, Real
     assert "encrypted token (JWE" in encrypted.stderr
 
 
+@pytest.mark.slow
 def test_check_exit_codes_and_json(
     vectors: dict[str, RealToken], real_jwks: str, tmp_path: Path
 ) -> None:
@@ -189,6 +197,7 @@ def test_check_exit_codes_and_json(
     assert run("token").returncode == 2
 
 
+@pytest.mark.slow
 def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("aad-guard")
     result = subprocess.run(  # noqa: S603
@@ -510,6 +519,7 @@ def test_a_local_issuers_token_checked_against_entra_gets_a_hint(
     assert (code, report["reason"], mistakes(report)) == (1, "invalid_issuer", ["refused"])
 
 
+@pytest.mark.slow
 def test_an_unreachable_authority_is_reported_once_with_nothing_on_stderr() -> None:
     """The key store's "retrying" warning is for servers: the report names the failure."""
     local = LocalIssuer(authority="http://127.0.0.1:9")

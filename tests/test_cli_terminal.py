@@ -46,6 +46,7 @@ def hostile_token(issuer: LocalIssuer, text: str) -> str:
     return issuer.token(claims=claims, headers={"kid": text})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 @pytest.mark.parametrize("action", ["inspect", "check"])
 def test_the_real_command_prints_no_control_character_from_a_token(

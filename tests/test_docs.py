@@ -127,9 +127,9 @@ def test_sample_runs(
     "sample", [s for s in SAMPLES if s.is_test_module], ids=lambda sample: sample.id
 )
 def test_sample_tests_pass(sample: Sample, pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(**{"test_sample": sample.source()})
+    pytester.makepyfile(test_sample=sample.source())
     result = pytester.runpytest("-p", "no:cacheprovider")
-    tests = len(re.findall(r"^(?:async )?def test_", sample.code, re.M))
+    tests = len(re.findall(r"^(?:async )?def test_", sample.code, re.MULTILINE))
     assert result.ret == 0, result.stdout.str()
     assert result.parseoutcomes().get("passed", 0) >= tests
 
@@ -145,6 +145,7 @@ def test_every_page_with_python_has_its_samples_found() -> None:
         assert found and all(library in sample.code for sample in found), section
 
 
+@pytest.mark.slow
 def test_the_readme_quickstart_serves_a_local_issuers_token_as_the_readme_says(
     tmp_path: Path,
 ) -> None:

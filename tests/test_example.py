@@ -113,6 +113,7 @@ async def test_admin_role_of_a_customer_tenant_does_not_see_every_tenant(
     )  # who tried, in the refusal's log
 
 
+@pytest.mark.slow
 def test_demo_script_gets_every_expected_answer() -> None:
     """`make demo`'s scripted session, on free loopback ports, stopping after the script."""
     result = subprocess.run(
@@ -133,6 +134,7 @@ def test_demo_script_gets_every_expected_answer() -> None:
     assert "Every answer as expected." in result.stdout
 
 
+@pytest.mark.slow
 def test_demo_keeps_serving_until_ctrl_c_then_stops_cleanly() -> None:
     command = ["examples.fastapi_api.demo", "--port", "0", "--issuer-port", "0"]
     # The demo prints its last line once both servers are up.
@@ -207,6 +209,7 @@ def test_settings_read_a_real_app_registration() -> None:
     assert single.operator_tenant == OTHER_TENANT_ID  # the one tenant it admits
 
 
+@pytest.mark.slow
 def test_uvicorn_does_not_start_the_app_without_configuration() -> None:
     environ = {name: value for name, value in os.environ.items() if "AAD_GUARD" not in name}
     result = subprocess.run(
@@ -224,6 +227,7 @@ def test_uvicorn_does_not_start_the_app_without_configuration() -> None:
     assert "Uvicorn running" not in result.stderr
 
 
+@pytest.mark.slow
 def test_uvicorn_serves_the_app_against_a_local_issuer_when_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

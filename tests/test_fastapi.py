@@ -46,7 +46,7 @@ def build(validator: TokenValidator, *, required: bool = True) -> FastAPI:
     admin_scope = require_scopes(f"api://{validator.client_id}/Tasks.Admin")
 
     @app.delete("/tasks/1")
-    async def delete_task(user: Principal = Depends(admin_scope)) -> str:  # noqa: B008
+    async def delete_task(user: Principal = Depends(admin_scope)) -> str:  # noqa: B008, FAST002
         return "deleted"
 
     @app.get("/admin")
@@ -215,7 +215,7 @@ def two_apps(make_validator: MakeValidator, wrapped: bool) -> list[tuple[ASGIApp
         app = FastAPI()
 
         @app.get("/route")
-        async def route(user: Principal = Depends(require_scopes(scope))) -> None:  # noqa: B008
+        async def route(user: Principal = Depends(require_scopes(scope))) -> None:  # noqa: B008, FAST002
             return None
 
         validator = make_validator(client_id=f"{scope}-api", tenant=tenant)

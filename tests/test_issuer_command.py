@@ -23,6 +23,9 @@ from aad_guard.testing._keystore import stored_keys
 from tests.certificates import ClientCertificate
 from tests.helpers import serving
 
+# Slow: runs the `aad-guard issuer` command.
+pytestmark = pytest.mark.slow
+
 SCOPE = f"api://{DEFAULT_API_CLIENT_ID}/.default"
 READY = "Ctrl-C stops it."
 
@@ -64,9 +67,12 @@ async def test_a_client_registered_with_a_secret_gets_app_tokens(tmp_path: Path)
         url = issuer_url(lines)
         endpoint = f"{url}/{DEFAULT_TENANT_ID}/oauth2/v2.0/token"
         form = {"grant_type": "client_credentials", "scope": SCOPE, "client_id": "daemon"}
-        answer = httpx.post(endpoint, data={**form, "client_secret": "s3cret:with-colon"})
-        wrong = httpx.post(endpoint, data={**form, "client_secret": "s3cret"})
-        public = httpx.post(endpoint, data={**form, "client_id": "spa"})
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                endpoint, data={**form, "client_secret": "s3cret:with-colon"}
+            )
+            wrong = await client.post(endpoint, data={**form, "client_secret": "s3cret"})
+            public = await client.post(endpoint, data={**form, "client_id": "spa"})
         assert answer.status_code == 200, answer.text
         roles = await validate(answer.json()["access_token"], url)
     assert "Client daemon (confidential, with a secret) may redirect to: " in "".join(lines)
@@ -98,9 +104,10 @@ async def test_a_client_registered_with_a_certificate_gets_app_tokens_over_https
             "client_assertion_type": JWT_BEARER,
         }
         good = credential.assertion("daemon", endpoint)
-        answer = httpx.post(endpoint, data={**form, "client_assertion": good}, verify=trust)
         stale = credential.assertion("daemon", endpoint, lifetime=60, issued_at=1_700_000_000)
-        refused = httpx.post(endpoint, data={**form, "client_assertion": stale}, verify=trust)
+        async with httpx.AsyncClient(verify=trust) as client:
+            answer = await client.post(endpoint, data={**form, "client_assertion": good})
+            refused = await client.post(endpoint, data={**form, "client_assertion": stale})
         assert answer.status_code == 200, answer.text
         roles = await validate(answer.json()["access_token"], url, verify=trust)
     assert roles == {"Tasks.Run"}

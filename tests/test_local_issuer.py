@@ -191,6 +191,7 @@ async def test_server_serves_the_issuer_over_loopback_http() -> None:
     assert server.issuer.count("jwks") == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command", [["aad_guard.testing"], ["aad_guard.cli", "issuer"]], ids=["module", "aad-guard"]
 )
@@ -380,6 +381,7 @@ def test_server_answers_a_target_that_is_not_a_path_with_400(
     assert message in body
 
 
+@pytest.mark.slow
 def test_server_answers_every_request_target(server: LocalIssuerServer) -> None:
     """No target drops the connection: each gets an HTTP answer, none a server error."""
     host = server.url.removeprefix("http://")

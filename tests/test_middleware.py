@@ -329,8 +329,9 @@ async def test_a_guard_around_a_mount_names_the_full_paths(validator: TokenValid
         assert (await c.get("/api/me")).status_code == 401
 
 
+@pytest.mark.slow
 def test_exclusions_under_uvicorns_root_path_name_the_paths_of_the_app(tmp_path: Path) -> None:
-    """uvicorn prefixes `path` with `--root-path`; routes and exclusions both match without it."""
+    """Uvicorn prefixes `path` with `--root-path`; routes and exclusions both match without it."""
     (tmp_path / "app.py").write_text(
         "from starlette.applications import Starlette\n"
         "from starlette.responses import PlainTextResponse\n"
@@ -472,10 +473,13 @@ async def test_a_refusal_reaches_a_utf8_log_file_whatever_the_kid_holds(
     assert response.status_code == 401
     lines = log_file.read_text(encoding="utf-8").splitlines()
     assert lines == [
-        "INFO aad_guard refused GET /me: unknown_kid "
-        f"(tenant={issuer.tenant_id}, kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin)"
-        f" | reason=unknown_kid tenant={issuer.tenant_id} "
-        "kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin status=401"
+        (
+            "INFO aad_guard refused GET /me: unknown_kid "
+            f"(tenant={issuer.tenant_id}, "
+            "kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin)"
+            f" | reason=unknown_kid tenant={issuer.tenant_id} "
+            "kid=k\\ud800\\x1b[2J\\nINFO aad_guard accepted GET /admin status=401"
+        )
     ]
 
 
@@ -498,6 +502,7 @@ def sync_client(issuer: LocalIssuer, clock: FakeClock) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(

@@ -24,6 +24,9 @@ from aad_guard import AADGuardMiddleware, Principal, TokenValidator, require_rol
 from aad_guard.testing import LocalIssuerServer
 from tests.certificates import ClientCertificate
 
+# Slow: MSAL flows over HTTPS.
+pytestmark = pytest.mark.slow
+
 PUBLIC = "0c1d2e3f-0000-4000-8000-0000000c0002"
 DAEMON = "0c1d2e3f-0000-4000-8000-0000000c0003"
 SECRET = "daemon-secret"
@@ -32,7 +35,7 @@ REDIRECT = "http://localhost:8765/callback"
 
 @pytest.fixture(autouse=True)
 def requests_uses_verify(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override MSAL's `verify=`."""
+    """Requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override MSAL's `verify=`."""
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 

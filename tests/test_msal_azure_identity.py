@@ -21,7 +21,8 @@ from aad_guard import AADGuardMiddleware, Principal, TokenValidator, require_rol
 from aad_guard.testing import LocalIssuerServer
 from tests.certificates import ClientCertificate
 
-pytestmark = pytest.mark.anyio
+# Slow: azure-identity flows over HTTPS.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 DAEMON = "0c1d2e3f-0000-4000-8000-0000000c0003"
 SECRET = "daemon-secret"

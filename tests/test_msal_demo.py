@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from examples.fastapi_api.demo import MSAL_BEGIN, MSAL_END
 
 from tests.helpers import bearer, run_python, serving
+
+# Slow: MSAL against the demo served by uvicorn.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 

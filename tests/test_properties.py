@@ -24,6 +24,9 @@ from aad_guard.testing import LocalIssuer
 from tests.conftest import FakeClock
 from tests.helpers import b64
 
+# Slow: Hypothesis runs of the token intake.
+pytestmark = pytest.mark.slow
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: (

@@ -109,6 +109,7 @@ def test_requires_must_name_scopes_or_roles(
         aad_guard.requires(*scopes, roles=roles)
 
 
+@pytest.mark.slow
 def test_requires_does_not_import_fastapi() -> None:
     check = (
         "import sys, aad_guard\n"

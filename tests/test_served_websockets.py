@@ -19,6 +19,9 @@ from aad_guard.testing import LocalIssuer, LocalIssuerServer
 from tests.helpers import serving
 from tests.socket_apps import SOCKET_CASES, headers_of
 
+# Slow: WebSockets through uvicorn subprocesses.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

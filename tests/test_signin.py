@@ -395,6 +395,7 @@ async def test_csrf_token_grants_what_its_page_asked_whatever_else_is_posted(
     assert principal.scopes == {"Tasks.Read"}
 
 
+@pytest.mark.slow
 async def test_only_the_latest_thousand_pages_can_be_answered(flow: Flow) -> None:
     oldest = csrf_token(await flow.page())
     later = [csrf_token(await flow.page()) for _ in range(1000)]

@@ -50,6 +50,7 @@ def write_quickstart(directory: Path, change: tuple[str, str]) -> None:
     (directory / "app.py").write_text(sample.source(), encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", list(BAD_SETTINGS))
 def test_uvicorn_with_default_flags_exits_before_serving_a_misconfigured_quickstart(
     setting: str, tmp_path: Path
@@ -63,6 +64,7 @@ def test_uvicorn_with_default_flags_exits_before_serving_a_misconfigured_quickst
     assert "Application startup failed. Exiting." in output
 
 
+@pytest.mark.slow
 def test_uvicorn_without_lifespan_answers_503_to_a_misconfigured_quickstart(
     tmp_path: Path,
 ) -> None:

@@ -1,5 +1,6 @@
 """The house rules a reader can rely on, checked over all of src/: no module-level mutable
-state, and no module longer than a reader takes in at once without a reason at its top."""
+state, and no module longer than a reader takes in at once without a reason at its top.
+"""
 
 import ast
 from collections.abc import Iterator
@@ -62,7 +63,8 @@ def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 
 def mutable_state(path: Path) -> list[str]:
     """Where `path` keeps state that outlives a call: mutable module or class attributes,
-    and `global` statements."""
+    and `global` statements.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = [
         f"line {node.lineno}: global {', '.join(node.names)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import sys
+from pathlib import Path
 
 import aad_guard.testing
 from aad_guard.testing import KeySet, LocalIssuer, SignIn
@@ -50,8 +51,7 @@ def test_every_public_name_of_the_kit_has_a_docstring() -> None:
 
 
 def test_every_public_name_of_the_kit_is_on_its_docs_page() -> None:
-    with open(DOCS_PAGE, encoding="utf-8") as page:
-        text = page.read()
+    text = Path(DOCS_PAGE).read_text(encoding="utf-8")
     assert [name for name in aad_guard.testing.__all__ if f"`{name}`" not in text] == []
 
 

@@ -83,7 +83,7 @@ def test_keys_are_private_to_their_owner(tmp_path: Path) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert modes["ca-key.pem"] == modes[certificate.key_path.name] == 0o600
     assert modes["ca.pem"] == 0o644
-    assert sorted(p for p in os.listdir(folder) if not p.startswith(".")) == [
+    assert sorted(p.name for p in Path(folder).iterdir() if not p.name.startswith(".")) == [
         "ca-key.pem",
         "ca.pem",
         "localhost-key.pem",
@@ -246,6 +246,7 @@ def test_the_cache_folder_follows_the_platform_and_can_be_chosen(
 # -- the command line ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", ["cache-dir", "throwaway"])
 def test_the_command_serves_https_and_prints_its_ca(tmp_path: Path, folder: str) -> None:
     options = ["--cache-dir", str(tmp_path)] if folder == "cache-dir" else ["--throwaway"]
@@ -279,10 +280,11 @@ def test_the_documented_https_sample_runs(capsys: pytest.CaptureFixture[str]) ->
     exec(compile(sample, "docs/testing.md", "exec"), {"__name__": "sample"})  # noqa: S102
     url, ca_path, tenant_id = capsys.readouterr().out.split()
     assert url.startswith("https://127.0.0.1:")
-    assert ca_path == os.path.join(os.environ["AAD_GUARD_CACHE_DIR"], "ca.pem")
+    assert ca_path == str(Path(os.environ["AAD_GUARD_CACHE_DIR"]) / "ca.pem")
     assert tenant_id == "72f988bf-0000-4000-8000-00000000a001"
 
 
+@pytest.mark.slow
 def test_token_check_trusts_the_https_issuer_through_ssl_cert_file(tmp_path: Path) -> None:
     with LocalIssuerServer(tls=True, cache_dir=tmp_path) as server:
         command = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from aad_guard import Principal, TokenValidator
@@ -257,7 +258,7 @@ async def test_concurrent_requests_share_the_cache_within_its_bounds(
 
     async def one() -> tuple[str, Principal]:
         token = tokens[next(turn) % len(tokens)]
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return token, await validator.validate(token)
 
     results = await run_concurrently(200, one)

@@ -488,7 +488,8 @@ async def test_negative_tokens_are_refused_for_their_defect_before_their_expiry(
     token_id: str, reason: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     """Under the real clock the three negatives are expired too, but the structural checks
-    (encoding, header) come first, so their refusal names the defect."""
+    (encoding, header) come first, so their refusal names the defect.
+    """
     token = TOKENS[token_id]
     validator = _validator_for(token, http_client, tenant="common", clock=time.time)
 
@@ -661,7 +662,8 @@ class Cloud:
     @classmethod
     def of(cls, name: str) -> Cloud:
         """Authority and tenant come from the document's own `jwks_uri`; its v1/v2 partner is
-        the Entra document for the same authority and tenant, if the vectors have one."""
+        the Entra document for the same authority and tenant, if the vectors have one.
+        """
         documents = {other: openid_configuration(other) for other in ENTRA_METADATA}
 
         def place(document: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -693,7 +695,8 @@ class Cloud:
 
     def serve(self, entra: FakeEntra, issuer: LocalIssuer) -> list[str]:
         """Serve the documents and the local issuer's keys, bound like Entra's to the v2
-        issuer; return the URLs a validator should fetch."""
+        issuer; return the URLs a validator should fetch.
+        """
         jwks = issuer.keys.jwks()
         keys = jwks["keys"]
         assert isinstance(keys, list)
@@ -723,7 +726,8 @@ class Cloud:
     def foreign_issuers(self) -> list[str]:
         """The token's issuer on other hosts: another cloud's, and the authority's own host
         where it differs from the issuer's (China: keys on login.chinacloudapi.cn, issuer
-        login.partner.microsoftonline.cn)."""
+        login.partner.microsoftonline.cn).
+        """
         issuer = self.issuer_for_token()
         issuer_host = urlsplit(issuer).netloc
         hosts = [OTHER_CLOUD_HOST.get(issuer_host, "login.microsoftonline.com")]
@@ -752,7 +756,8 @@ def _serve_common_document(
     entra: FakeEntra, http_client: httpx.AsyncClient, document: Mapping[str, Any], authority: str
 ) -> tuple[LocalIssuer, TokenValidator]:
     """Serve `document` as `authority`'s common v2 metadata, with a local issuer's keys at
-    its `jwks_uri`; return that issuer and a v2-only validator configured for `authority`."""
+    its `jwks_uri`; return that issuer and a v2-only validator configured for `authority`.
+    """
     issuer = LocalIssuer(authority=authority)
     entra.serve(_metadata_url(authority, "common"), document)
     entra.serve(document["jwks_uri"], issuer.keys.jwks())
@@ -804,7 +809,8 @@ async def test_entra_metadata_issuer_template_admits_its_own_tokens(
     name: str, entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     """The real document, served for its authority, is accepted and its `issuer` (filled
-    with the token's `tid`) is the issuer a token must carry; v1 documents drive v1 tokens."""
+    with the token's `tid`) is the issuer a token must carry; v1 documents drive v1 tokens.
+    """
     cloud = Cloud.of(name)
     issuer = LocalIssuer(authority=cloud.authority)
     urls = cloud.serve(entra, issuer)
@@ -882,7 +888,8 @@ async def test_b2c_metadata_is_refused_as_entra_metadata(
 ) -> None:
     """B2C issuers (`https://{host}/{tid}/` or `.../{tid}/v2.0/`) have no `{tenantid}/v2.0`
     template form: the fetch counts as failed, no key set is fetched, and `validate` answers
-    "keys unavailable" (503) rather than trusting the document."""
+    "keys unavailable" (503) rather than trusting the document.
+    """
     document = openid_configuration(name)
     authority = origin_of(document["jwks_uri"])
     issuer, validator = _serve_common_document(entra, http_client, document, authority)
@@ -962,7 +969,7 @@ FILLER_KEY: Final = {**real_tokens_jwks()["keys"][0], "kid": "filler-not-a-vecto
 
 def _header_alg(token: str) -> object:
     try:
-        return _jose.loads_object(_jose.b64url_decode(token.split(".")[0])).get("alg")
+        return _jose.loads_object(_jose.b64url_decode(token.split(".", maxsplit=1)[0])).get("alg")
     except ValueError:
         return None
 
@@ -1024,7 +1031,8 @@ def test_wycheproof_rs256_signature_layer_agrees_with_every_vector() -> None:
     """Default `allowed_algorithms` (RS256): valid RS256 vectors verify, and everything
     else is refused at the header, key lookup or signature. The `rsa_encryption` keys
     (`use: enc`, `key_ops: [encrypt]`) are ignored by the key store, so their tokens name an
-    unknown key; non-RS256 algorithms, `none` included, are unsupported."""
+    unknown key; non-RS256 algorithms, `none` included, are unsupported.
+    """
     validator = TokenValidator(client_id="wycheproof")
     disagreements: list[tuple[int, str, str]] = []
     checked_rs256 = verified = 0
@@ -1103,7 +1111,8 @@ async def test_valid_wycheproof_rs256_vectors_stop_at_the_payload_not_the_signat
     entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     """Their payloads ("foo", "", "It's a dangerous business, ...") are not claims objects,
-    so `validate` refuses them as malformed before it looks at the signature (rule 5)."""
+    so `validate` refuses them as malformed before it looks at the signature (rule 5).
+    """
     valid_rs256 = [
         case for case in WYCHEPROOF if case.result == "valid" and _header_alg(case.jws) == "RS256"
     ]
@@ -1184,7 +1193,8 @@ def test_rfc7520_4_1_passes_the_signature_layer() -> None:
 
 def test_tampered_msa_id_token_signature_does_not_verify() -> None:
     """Its signature is authentic (vectors README) but covers the original payload, before
-    the docs authors changed `tid`: the real key `1LTMzakihiRla_8z2BEJVXeWMqo` refuses it."""
+    the docs authors changed `tid`: the real key `1LTMzakihiRla_8z2BEJVXeWMqo` refuses it.
+    """
     token = _without_padding(TOKENS[TAMPERED_MSA_ID_TOKEN].token)
 
     with pytest.raises(InvalidSignatureError):

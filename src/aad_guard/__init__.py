@@ -67,7 +67,7 @@ _FASTAPI_NAMES = frozenset(
 def __getattr__(name: str) -> object:
     if name in _FASTAPI_NAMES:
         try:
-            from . import _fastapi
+            from . import _fastapi  # noqa: PLC0415 (FastAPI is an optional extra)
         except ImportError as exc:  # pragma: no cover - the test environment has FastAPI
             raise ImportError(
                 f"aad_guard.{name} needs FastAPI: pip install 'aad-guard[fastapi]'"

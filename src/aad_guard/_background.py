@@ -26,7 +26,7 @@ def spawn(function: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         # No asyncio loop: anyio's other backend, trio, is running.
-        import trio
+        import trio  # noqa: PLC0415 (trio is optional: only a trio app has it)
 
         trio.lowlevel.spawn_system_task(function)
         return None

@@ -1,5 +1,8 @@
-"""The vocabulary of the validator's checks: a `Check`, the `Candidate` token it examines,
-the `CheckContext` it may use and the `Evidence` its refusals carry."""
+"""The vocabulary of the validator's checks.
+
+A `Check`, the `Candidate` token it examines, the `CheckContext` it may use and the
+`Evidence` its refusals carry.
+"""
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
@@ -105,7 +108,7 @@ class Check:
     claims: frozenset[str] = frozenset()
     part_of: str | None = None
     on_cache_hit: Literal["skip", "forget", "repeat"] = "skip"
-    applies: Callable[[ValidatorSettings], bool] = lambda settings: True
+    applies: Callable[[ValidatorSettings], bool] = lambda _settings: True
 
     def __post_init__(self) -> None:
         if self.on_cache_hit == "forget" and inspect.iscoroutinefunction(self.run):

@@ -76,7 +76,7 @@ def _read(token: Candidate, context: CheckContext) -> None:
     )
 
 
-def _read_time_claims(token: Candidate, context: CheckContext) -> None:
+def _read_time_claims(token: Candidate, _context: CheckContext) -> None:
     """`exp` (required), `nbf` and `iat` are numbers, and `nbf` is not after `exp`."""
     claims, evidence = token.claims, token.evidence
     exp = _time_claim(claims, "exp", evidence)
@@ -117,7 +117,7 @@ def _check_audience(token: Candidate, context: CheckContext) -> None:
         )
 
 
-def _check_tenant_and_issuer_claims(token: Candidate, context: CheckContext) -> None:
+def _check_tenant_and_issuer_claims(token: Candidate, _context: CheckContext) -> None:
     """`tid` is a tenant id and `iss` a string, before any key is fetched for them."""
     claims, evidence = token.claims, token.evidence
     # A B2C token's tenant is its issuer's path: the issuer step fills it in (`""` till then).
@@ -142,7 +142,7 @@ async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
     token.snapshot = context.keys.current() or await context.keys.snapshot()
 
 
-def _check_issuer(token: Candidate, context: CheckContext) -> None:
+def _check_issuer(token: Candidate, _context: CheckContext) -> None:
     """`iss` must be the metadata's issuer for `tid`, exactly; `ver` must match its form."""
     if context.settings.metadata_url is not None:
         check_named_metadata_issuer(token, context)
@@ -223,7 +223,7 @@ async def _find_signing_key(token: Candidate, context: CheckContext) -> None:
     token.key = key
 
 
-def _check_key_binding(token: Candidate, context: CheckContext) -> None:
+def _check_key_binding(token: Candidate, _context: CheckContext) -> None:
     """A key with an `issuer` member signs only for that issuer (rule 19)."""
     key, issuer, tenant_id = token.key, token.issuer, token.tenant_id
     if key.issuer is None:
@@ -254,7 +254,7 @@ def _verify_signature(token: Candidate, context: CheckContext) -> None:
 
 async def _apply_tenant_policy(token: Candidate, context: CheckContext) -> None:
     """The `tenant_policy` callable, if any, admits the verified token's tenant."""
-    policy = cast(TenantPolicy, context.settings.tenant_policy)  # `applies` saw to it
+    policy = cast("TenantPolicy", context.settings.tenant_policy)  # `applies` saw to it
     verdict = policy(token.tenant_id, token.issuer, token.claims)
     if inspect.isawaitable(verdict):
         verdict = await verdict

@@ -141,7 +141,7 @@ async def fetch_json(
     url: str,
     *,
     origin: Origin,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 (it bounds httpx's own waits too, not only this one)
     max_bytes: int,
 ) -> dict[str, object]:
     """GET a JSON object from `origin`, or raise `FetchError`.

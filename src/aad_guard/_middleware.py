@@ -170,7 +170,7 @@ class AADGuardMiddleware:
                     # Every token the validator accepts is a b64token, so the syntax check
                     # of RFC 6750 §2.1 runs only to tell a malformed header from a bad token.
                     if bearer_token(header) is None:
-                        raise MalformedAuthorizationError() from None
+                        raise MalformedAuthorizationError from None
                     raise
         except AADGuardError as error:
             self._log(scope, error)
@@ -225,20 +225,20 @@ class AADGuardMiddleware:
         """
         values = [value for name, value in scope["headers"] if name == b"authorization"]
         if len(values) > 1:
-            raise DuplicateAuthorizationError()
+            raise DuplicateAuthorizationError
         raw = values[0] if values else b""
         if raw[:7].lower() == b"bearer ":
             return raw
         header = raw.decode("latin-1")
         if not header.strip():
             if self._required:
-                raise MissingTokenError()
+                raise MissingTokenError
             return None
         if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
-            raise MalformedAuthorizationError()
+            raise MalformedAuthorizationError
         # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
         if self._required:
-            raise MissingTokenError()
+            raise MissingTokenError
         return None
 
     def _log(self, scope: Scope, error: AADGuardError) -> None:

@@ -40,14 +40,14 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
                 requirement.admit(connection_of(args, kwargs).scope)
                 return await endpoint(*args, **kwargs)
 
-            return cast(Endpoint, admit_then_await)
+            return cast("Endpoint", admit_then_await)
 
         @functools.wraps(endpoint)
         def admit_then_call(*args: object, **kwargs: object) -> object:
             requirement.admit(connection_of(args, kwargs).scope)
             return endpoint(*args, **kwargs)
 
-        return cast(Endpoint, admit_then_call)
+        return cast("Endpoint", admit_then_call)
 
     return decorate
 

@@ -23,6 +23,7 @@ __all__ = [
 
 # Every personal Microsoft account lives in this one tenant (Entra ID token reference).
 MSA_TENANT_ID: Final = "9188040d-6c67-4c5b-b112-36a304b66dad"
+"""The tenant of every personal Microsoft account: `tid` of a consumers token."""
 KEYWORDS: Final = frozenset({"organizations", "consumers", "common"})
 # Where a multi-tenant issuer (and a key's `issuer` member) puts the token's `tid`.
 ISSUER_PLACEHOLDER: Final = "{tenantid}"
@@ -93,8 +94,10 @@ class Tenant:
         return self.kind is not TenantKind.CONSUMERS
 
     def expects_issuer_tenant(self, fixed: str | None) -> bool:
-        """Whether metadata whose issuer is fixed to tenant `fixed` (`None`: the
-        `{tenantid}` template) belongs to this tenant."""
+        """Whether metadata whose issuer is fixed to tenant `fixed` belongs to this tenant.
+
+        `fixed` is `None` for the `{tenantid}` template.
+        """
         if self.kind in (TenantKind.ORGANIZATIONS, TenantKind.COMMON):
             return fixed is None
         if self.kind is TenantKind.CONSUMERS:

@@ -59,7 +59,8 @@ async def guarded_api(
     issuer: LocalIssuer, clock: FakeClock, **options: Any
 ) -> AsyncIterator[GuardedAPI]:
     """The app with a validator whose every outbound request goes to (and is logged by)
-    `issuer`, whatever its host: a request to any other host would be recorded too."""
+    `issuer`, whatever its host: a request to any other host would be recorded too.
+    """
     async with issuer.client() as outbound:
         validator = TokenValidator(
             client_id=issuer.client_id, clock=clock, http_client=outbound, **options

@@ -23,7 +23,8 @@ from tests.conftest import FakeClock
 from tests.helpers import bearer
 from tests.security.guarded import build_app
 
-pytestmark = pytest.mark.anyio
+# Slow: a minute of requests per row, with real fetch timeouts.
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 # What a minute of requests every second costs while fetches keep failing: attempts at
 # 0, 1, 3, 7, 15 and 31 s (backoff from 1 s, doubling; docs/design.md, rule 13).

@@ -22,6 +22,9 @@ from tests.helpers import b64
 from tests.security.forge import SCOPE, Forge, Probe, attacker_key
 from tests.security.guarded import GuardedAPI, guarded_api
 
+# Slow: fuzzes the intake.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("AAD_GUARD_FUZZ_EXAMPLES", "60"))
 fuzz_settings = settings(
     max_examples=EXAMPLES,

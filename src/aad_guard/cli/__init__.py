@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `aad-guard` with `argv` (default: the process arguments); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["issuer"]:  # its options belong to the local issuer server
-        from ..testing.__main__ import main as serve
+        from ..testing.__main__ import main as serve  # noqa: PLC0415 (the kit loads on use)
 
         return serve(args[1:], prog="aad-guard issuer")
     parser = _parser()

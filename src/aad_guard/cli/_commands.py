@@ -306,7 +306,7 @@ class _FetchOnce(httpx.AsyncBaseTransport):
 
 def _jwks_file_transport(path: str, settings: ValidatorOptions) -> httpx.MockTransport:
     """Serve Entra-shaped metadata for the authority and the key set read from `path`."""
-    from ..testing import LocalIssuer
+    from ..testing import LocalIssuer  # noqa: PLC0415 (the kit loads on use)
 
     try:
         data = Path(path).read_bytes()[: _MAX_JWKS_FILE + 1]

@@ -115,7 +115,7 @@ async def diagnose(
         else:
             steps.append(Step(name, title, "not checked"))
     if first is None:
-        return Diagnosis(True, None, steps)
+        return Diagnosis(valid=True, reason=None, steps=steps)
     findings = Findings(
         token=token,
         first=first,
@@ -127,7 +127,9 @@ async def diagnose(
         other_tenant=other_tenant,
         now=now,
     )
-    return Diagnosis(False, first.reason, steps, name_mistakes(findings))
+    return Diagnosis(
+        valid=False, reason=first.reason, steps=steps, mistakes=name_mistakes(findings)
+    )
 
 
 @contextmanager

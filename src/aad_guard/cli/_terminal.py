@@ -1,9 +1,9 @@
-"""Text for a terminal: what a token says is shown, never acted on.
+r"""Text for a terminal: what a token says is shown, never acted on.
 
 A token's claims are written by whoever made the token. An escape sequence in a claim
 (ESC, CSI, a carriage return, a bidirectional override) would move the cursor, erase or
 reorder lines, and could hide `token check`'s verdict. Every character that is not printable
-is written as its Python escape instead (`\\x1b`, `\\u202e`), so it can be seen and not obeyed.
+is written as its Python escape instead (`\x1b`, `\u202e`), so it can be seen and not obeyed.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Terminal:
         self._stream.write(f"{printable(text)}\n")
 
     def json(self, document: object) -> None:
-        """Write `document` as indented JSON, ASCII only (lone surrogates as `\\udxxx`)."""
+        r"""Write `document` as indented JSON, ASCII only (lone surrogates as `\udxxx`)."""
         # `json.dumps` escapes line breaks inside strings, so each of its lines is one line.
         for text in json.dumps(document, indent=2, ensure_ascii=True, default=str).split("\n"):
             self.line(text)

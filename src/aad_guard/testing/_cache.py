@@ -23,11 +23,11 @@ logger = logging.getLogger("aad_guard.testing")
 
 
 def default_cache_dir() -> Path:
-    """`$AAD_GUARD_CACHE_DIR`, or the platform's user cache folder's `aad-guard`.
+    r"""`$AAD_GUARD_CACHE_DIR`, or the platform's user cache folder's `aad-guard`.
 
     Linux and other Unixes: `$XDG_CACHE_HOME/aad-guard`, else `~/.cache/aad-guard` (XDG Base
     Directory spec); macOS: `~/Library/Caches/aad-guard`; Windows:
-    `%LOCALAPPDATA%\\aad-guard\\Cache`.
+    `%LOCALAPPDATA%\aad-guard\Cache`.
     """
     chosen = os.environ.get(CACHE_DIR_VARIABLE)
     if chosen:
@@ -74,11 +74,11 @@ class CacheFolder:
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
-            os.chmod(temporary, 0o600 if private else 0o644)
-            os.replace(temporary, self.file(name))
+            Path(temporary).chmod(0o600 if private else 0o644)
+            Path(temporary).replace(self.file(name))
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(temporary)
+                Path(temporary).unlink()
             raise
         return self.file(name)
 
@@ -88,7 +88,7 @@ class CacheFolder:
         self._ensure()
         with os.fdopen(os.open(self.file(".lock"), os.O_RDWR | os.O_CREAT, 0o600), "r+b") as handle:
             try:
-                import fcntl
+                import fcntl  # noqa: PLC0415 (POSIX only; Windows has none)
             except ImportError:  # pragma: no cover - Windows: no advisory locks; last one wins
                 yield
                 return

@@ -189,6 +189,9 @@ class LocalIssuer:
                 `not_json`, `truncated`, `huge` (2 MiB), `redirect` (to another host),
                 `foreign_jwks_uri`, `empty_keys`, `wrong_issuer` (another tenant's).
             only: `"metadata"` or `"jwks"` to break one kind of document only.
+            delay: The seconds a `slow` answer waits.
+            status: The HTTP status a `status` fault answers.
+            retry_after: The `Retry-After` seconds a `status` fault sends, if any.
         """
         self._fault = None if fault is None else Fault(fault, only, delay, status, retry_after)
 

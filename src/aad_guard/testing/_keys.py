@@ -16,7 +16,7 @@ __all__ = ["LocalKey", "new_key"]
 
 
 @functools.cache
-def _material(index: int) -> rsa.RSAPrivateKey:
+def _material(index: int) -> rsa.RSAPrivateKey:  # noqa: ARG001 (the cache key)
     """The `index`-th RSA key of this process, made once.
 
     Generating an RSA-2048 key takes ~40 ms and test suites create many issuers, so key

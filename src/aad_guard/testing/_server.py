@@ -35,7 +35,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     tls: ssl.SSLContext | None = None
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
+    def finish_request(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 (socketserver's)
         if self.tls is None:
             super().finish_request(request, client_address)
             return
@@ -126,7 +126,7 @@ def _handler_for(issuer: LocalIssuer, port: int, scheme: str) -> type[BaseHTTPRe
             self.wfile.write(body)
             self.close_connection = True
 
-        def log_message(self, format: str, *args: Any) -> None:
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002, ARG002 (http.server's)
             return  # quiet: the issuer counts requests itself
 
     return Handler

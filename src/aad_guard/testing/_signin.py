@@ -244,7 +244,7 @@ class SignIn:
         accepted = params.get("decision") == "accept"
         user = self.accounts_of(pending.tenant).get(params.get("user", ""))
         if pending.reply is None:  # a device's sign-in: the device learns it when it polls
-            return self._decide_device(pending, user if accepted else None, accepted)
+            return self._decide_device(pending, user if accepted else None, accepted=accepted)
         try:
             if not accepted:
                 raise OAuthError("access_denied", 65004, "The user declined to consent.")
@@ -324,11 +324,11 @@ class SignIn:
         )
 
     def _decide_device(
-        self, pending: Pending, user: LocalUser | None, accepted: bool
+        self, pending: Pending, user: LocalUser | None, *, accepted: bool
     ) -> httpx.Response:
         if accepted and user is None:
             return error_page(400, "AADSTS90023: No such account for this tenant.")
-        assert pending.device_code is not None
+        assert pending.device_code is not None  # noqa: S101 (a page with no reply is a device's)
         if not self.devices.decide(pending.device_code, user):
             return error_page(400, "AADSTS90120: The request was already authorized or declined.")
         if user is None:

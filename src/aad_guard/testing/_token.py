@@ -243,8 +243,10 @@ class TokenEndpoint:
         *,
         granted: AuthorizationRequest | None = None,
     ) -> dict[str, object]:
-        """Entra's answer to a user's grant: access token, and what `openid`,
-        `offline_access` and `client_info=1` ask for, with its members in its order."""
+        """Entra's answer to a user's grant, its members in Entra's order.
+
+        The access token, and what `openid`, `offline_access` and `client_info=1` ask for.
+        """
         client_id = request.client.client_id
         lifetime = self._signin.token_lifetime
         access_token = self.issuer.mint(

@@ -49,7 +49,7 @@ def use_local_issuer(local_issuer: LocalIssuer) -> Iterator[Callable[[Any], Loca
     """
     restores: list[Callable[[], None]] = []
 
-    def use(app: Any) -> LocalIssuer:
+    def use(app: Any) -> LocalIssuer:  # noqa: ANN401 (any Starlette or FastAPI app)
         restores.append(_restorer(app))
         return point_at_issuer(app, local_issuer)
 
@@ -65,7 +65,7 @@ def local_issuer_server() -> Iterator[LocalIssuerServer]:
         yield server
 
 
-def _restorer(app: Any) -> Callable[[], None]:
+def _restorer(app: Any) -> Callable[[], None]:  # noqa: ANN401 (any Starlette or FastAPI app)
     saved = [(entry, dict(entry.kwargs)) for entry in getattr(app, "user_middleware", ())]
 
     def restore() -> None:
@@ -77,7 +77,7 @@ def _restorer(app: Any) -> Callable[[], None]:
     return restore
 
 
-def point_at_issuer(app: Any, issuer: LocalIssuer) -> LocalIssuer:
+def point_at_issuer(app: Any, issuer: LocalIssuer) -> LocalIssuer:  # noqa: ANN401 (any Starlette or FastAPI app)
     """Make every `AADGuardMiddleware` added to a Starlette or FastAPI `app` trust `issuer`.
 
     Raises:
