@@ -1,7 +1,8 @@
 """Every Entra flavour through TokenValidator and the middleware: B2C user flows under
 `metadata_url`, External ID (CIAM) authorities and custom domains, guests, allowed clients
 and groups. B2C documents are the real ones of tests/data/vectors; tokens are signed with a
-local issuer's keys (served without a JWK `issuer`, as B2C serves its keys)."""
+local issuer's keys (served without a JWK `issuer`, as B2C serves its keys).
+"""
 
 from __future__ import annotations
 
@@ -333,7 +334,8 @@ def ciam_token(issuer: LocalIssuer, **claims: object) -> str:
 
 def serve_ciam(entra: FakeEntra, metadata_url: str, host: str) -> LocalIssuer:
     """External ID metadata as it is shaped: issuer `https://{tid}.ciamlogin.com/{tid}/v2.0`,
-    keys on the metadata's host; there is no v1 document."""
+    keys on the metadata's host; there is no v1 document.
+    """
     issuer = LocalIssuer()
     jwks_uri = f"{host}/{CIAM_TENANT_ID}/discovery/v2.0/keys"
     entra.serve(metadata_url, {"issuer": CIAM_ISSUER, "jwks_uri": jwks_uri})
@@ -345,7 +347,8 @@ async def test_an_external_id_authority_alone_names_its_tenant(
     entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     """`https://contoso.ciamlogin.com/` is tenant `contoso.onmicrosoft.com`; with the default
-    `accept_v1_tokens=True` no v1 metadata (which External ID does not serve) is asked for."""
+    `accept_v1_tokens=True` no v1 metadata (which External ID does not serve) is asked for.
+    """
     issuer = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
     validator = TokenValidator(
         client_id=DEFAULT_API_CLIENT_ID,
@@ -589,7 +592,8 @@ async def test_the_middleware_routes_each_token_to_the_validator_of_its_issuer(
     entra: FakeEntra, http_client: httpx.AsyncClient
 ) -> None:
     """A B2C user flow and an External ID tenant in one app; a stranger's token is refused
-    with no key lookup at all."""
+    with no key lookup at all.
+    """
     b2c = serve_b2c(entra)
     ciam = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
     external_id = TokenValidator(

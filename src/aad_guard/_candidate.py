@@ -29,8 +29,10 @@ class Evidence(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class CheckContext:
-    """What the checks of one validator share: its settings, key store and token reader,
-    and its settings' flavour, decided once."""
+    """What the checks of one validator share.
+
+    Its settings, key store and token reader, and its settings' flavour, decided once.
+    """
 
     settings: ValidatorSettings
     keys: KeyStore

@@ -117,7 +117,7 @@ def _check_audience(token: Candidate, context: CheckContext) -> None:
         )
 
 
-def _check_tenant_and_issuer_claims(token: Candidate, _context: CheckContext) -> None:
+def _check_tenant_and_issuer_claims(token: Candidate, context: CheckContext) -> None:
     """`tid` is a tenant id and `iss` a string, before any key is fetched for them."""
     claims, evidence = token.claims, token.evidence
     # A B2C token's tenant is its issuer's path: the issuer step fills it in (`""` till then).
@@ -142,7 +142,7 @@ async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
     token.snapshot = context.keys.current() or await context.keys.snapshot()
 
 
-def _check_issuer(token: Candidate, _context: CheckContext) -> None:
+def _check_issuer(token: Candidate, context: CheckContext) -> None:
     """`iss` must be the metadata's issuer for `tid`, exactly; `ver` must match its form."""
     if context.settings.metadata_url is not None:
         check_named_metadata_issuer(token, context)

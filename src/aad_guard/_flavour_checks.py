@@ -1,5 +1,7 @@
-"""The checks that differ by flavour: B2C's and custom domains' issuer under `metadata_url`,
-B2C user flows, and the 403s of callers a valid token proves (clients, guests).
+"""The checks that differ by flavour.
+
+B2C's and custom domains' issuer under `metadata_url`, B2C user flows, and the 403s of
+callers a valid token proves (clients, guests).
 
 They are entries of `_checks.CHECKS` like every other check; they live here to keep that
 module short.
@@ -24,8 +26,11 @@ __all__ = ["check_client", "check_named_metadata_issuer", "check_user_flow", "re
 
 
 def check_named_metadata_issuer(token: Candidate, context: CheckContext) -> None:
-    """Under `metadata_url`: `iss` is that document's issuer, exactly; a token without `tid`
-    (B2C) is of the issuer's tenant; B2C's v2.0 endpoint issues `ver` "1.0" tokens."""
+    """Under `metadata_url`: `iss` is that document's issuer, exactly.
+
+    A token without `tid` (B2C) is of the issuer's tenant; B2C's v2.0 endpoint issues `ver`
+    "1.0" tokens.
+    """
     template, flavour = token.snapshot.issuer_v2, context.flavour
     if token.tenant_id == "":
         if template.tenant_id is None:
@@ -52,7 +57,7 @@ def check_named_metadata_issuer(token: Candidate, context: CheckContext) -> None
 
 def check_user_flow(token: Candidate, context: CheckContext) -> None:
     """A B2C token's user flow (`tfp`, else `acr`) is one of `allowed_user_flows`."""
-    allowed = cast(frozenset[str], context.settings.allowed_user_flows)  # `applies` saw to it
+    allowed = cast("frozenset[str]", context.settings.allowed_user_flows)  # `applies` saw to it
     flow = user_flow(token.claims)
     if flow is None or flow.lower() not in allowed:
         raise UserFlowNotAllowedError(
@@ -62,7 +67,7 @@ def check_user_flow(token: Candidate, context: CheckContext) -> None:
 
 def check_client(token: Candidate, context: CheckContext) -> None:
     """The calling application (`azp`/`appid`) is one of `allowed_client_ids`."""
-    allowed = cast(frozenset[str], context.settings.allowed_client_ids)  # `applies` saw to it
+    allowed = cast("frozenset[str]", context.settings.allowed_client_ids)  # `applies` saw to it
     client = token.claims.get(CLIENT_CLAIM[token.version])
     if client not in allowed:
         raise ClientNotAllowedError(

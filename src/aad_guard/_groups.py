@@ -102,6 +102,6 @@ def requires_groups(
             await requirement.admit(connection_of(args, kwargs).scope)
             return await endpoint(*args, **kwargs)
 
-        return cast(Endpoint, admit_then_await)
+        return cast("Endpoint", admit_then_await)
 
     return decorate

@@ -84,8 +84,9 @@ class IssuerTemplate:
 
     @classmethod
     def of_metadata(cls, issuer: object, *, tenant: Tenant) -> "IssuerTemplate":
-        """The issuer of a document the caller named (`metadata_url`): any HTTPS URL whose
-        path names the tenant (`{tenantid}` or a GUID segment), as B2C's
+        """The issuer of a document the caller named (`metadata_url`).
+
+        Any HTTPS URL whose path names the tenant (`{tenantid}` or a GUID segment), as B2C's
         `https://{host}/{tid}/v2.0/` and External ID's custom domains do.
 
         Raises:

@@ -267,8 +267,11 @@ def _metadata_origin(metadata_url: object, options: ValidatorOptions) -> tuple[O
 
 
 def _metadata_tenant(metadata_url: str, tenant: object) -> Tenant:
-    """The tenant a `metadata_url` is for: `tenant=`, else its first tenant-like path
-    segment (`{tenant}.onmicrosoft.com`, a GUID), else its host (a custom domain)."""
+    """The tenant a `metadata_url` is for.
+
+    `tenant=`, else its first tenant-like path segment (`{tenant}.onmicrosoft.com`, a
+    GUID), else its host (a custom domain).
+    """
     if tenant is not None:
         parsed = Tenant.parse(tenant)
         if parsed.is_keyword:

@@ -52,19 +52,24 @@ def flavour_mistakes(
         found.append(
             (
                 "b2c_token",
-                f"This is an Azure AD B2C token (issuer {issuer!r}, user flow {flow!r}): it "
-                "has no 'tid', its tenant is the issuer's path, and its keys are the user "
-                f"flow's. Configure metadata_url, e.g. --metadata-url {example}.",
+                (
+                    f"This is an Azure AD B2C token (issuer {issuer!r}, user flow {flow!r}): "
+                    "it has no 'tid', its tenant is the issuer's path, and its keys are the "
+                    f"user flow's. Configure metadata_url, e.g. --metadata-url {example}."
+                ),
             )
         )
     if host.endswith(".ciamlogin.com") and configured is Flavour.WORKFORCE:
         found.append(
             (
                 "external_id_token",
-                f"This is an Entra External ID token (issuer {issuer!r}). Configure the "
-                "tenant's External ID authority, authority='https://<subdomain>.ciamlogin.com/'"
-                " (the tenant <subdomain>.onmicrosoft.com is inferred), or metadata_url for "
-                "a custom URL domain.",
+                (
+                    f"This is an Entra External ID token (issuer {issuer!r}). Configure the "
+                    "tenant's External ID authority, "
+                    "authority='https://<subdomain>.ciamlogin.com/' (the tenant "
+                    "<subdomain>.onmicrosoft.com is inferred), or metadata_url for a custom "
+                    "URL domain."
+                ),
             )
         )
     tenant_id = summary.tenant_id
@@ -76,9 +81,11 @@ def flavour_mistakes(
         found.append(
             (
                 "guest",
-                f"The user is a guest (B2B) in tenant {tenant_id!r}: its 'idp' "
-                f"{claims.get('idp')!r} is not the issuer, or its 'acct' is 1. "
-                "allow_guest_users=False refuses guests; the default admits them.",
+                (
+                    f"The user is a guest (B2B) in tenant {tenant_id!r}: its 'idp' "
+                    f"{claims.get('idp')!r} is not the issuer, or its 'acct' is 1. "
+                    "allow_guest_users=False refuses guests; the default admits them."
+                ),
             )
         )
     return found

@@ -17,8 +17,8 @@ principal = await validator.validate(b2c_token(issuer))
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Final
 from urllib.parse import urlsplit
 
 from ._accounts import OTHER_TENANT_ID
@@ -65,16 +65,22 @@ def external_id_metadata(request: MetadataRequest) -> dict[str, object]:
 
 
 def _issuer_on(
-    host: str, label: str, builder: MetadataBuilder, tenant_id: str, options: dict[str, Any]
+    host: str,
+    label: str,
+    builder: MetadataBuilder,
+    tenant_id: str,
+    clock: Callable[[], float] | None,
 ) -> LocalIssuer:
-    """An issuer on `https://{label}.{host}`, tenant `{label}.onmicrosoft.com`, whose listed
-    keys carry no `issuer` member, as B2C's and External ID's do not."""
+    """An issuer on `https://{label}.{host}`, of tenant `{label}.onmicrosoft.com`.
+
+    Its listed keys carry no `issuer` member, as B2C's and External ID's do not.
+    """
     issuer = LocalIssuer(
         authority=f"https://{label}.{host}",
         tenant_id=tenant_id,
         domains={f"{label}.onmicrosoft.com": tenant_id},
         metadata=builder,
-        **options,
+        clock=clock,
     )
     for key in issuer.keys.listed:
         issuer.keys.issuers[key.kid] = None
@@ -82,14 +88,17 @@ def _issuer_on(
 
 
 def b2c_issuer(
-    *, tenant: str = "contoso", tenant_id: str = DEFAULT_TENANT_ID, **options: Any
+    *,
+    tenant: str = "contoso",
+    tenant_id: str = DEFAULT_TENANT_ID,
+    clock: Callable[[], float] | None = None,
 ) -> LocalIssuer:
     """A local issuer on `https://{tenant}.b2clogin.com` serving B2C user-flow metadata.
 
-    `options` go to `LocalIssuer`. Keys added later (`keys.rotate()`) are bound to an
-    issuer unless `keys.issuers[kid] = None`, as B2C's never are.
+    Keys added later (`keys.rotate()`) are bound to an issuer unless
+    `keys.issuers[kid] = None`, as B2C's never are.
     """
-    return _issuer_on("b2clogin.com", tenant, b2c_metadata, tenant_id, options)
+    return _issuer_on("b2clogin.com", tenant, b2c_metadata, tenant_id, clock)
 
 
 def b2c_metadata_url(issuer: LocalIssuer, user_flow: str = DEFAULT_USER_FLOW) -> str:
@@ -105,12 +114,9 @@ def b2c_token(
     idp: str | None = "google.com",
     claims: dict[str, object] | None = None,
     remove: Iterable[str] = (),
-    **options: Any,
+    scopes: Iterable[str] | None = ("access_as_user",),
 ) -> str:
-    """A B2C access token of `user_flow`: `ver` "1.0", no `tid`, `tfp`, a social `idp`.
-
-    `options` go to `LocalIssuer.token`.
-    """
+    """A B2C access token of `user_flow`: `ver` "1.0", no `tid`, `tfp`, a social `idp`."""
     b2c: dict[str, object] = {
         "iss": f"{issuer.issuer(issuer.tenant_id)}/",
         "ver": "1.0",
@@ -118,23 +124,24 @@ def b2c_token(
     }
     if idp is not None:
         b2c["idp"] = idp
-    return issuer.token(claims={**b2c, **(claims or {})}, remove=("tid", *remove), **options)
+    return issuer.token(claims={**b2c, **(claims or {})}, remove=("tid", *remove), scopes=scopes)
 
 
 def external_id_issuer(
-    *, subdomain: str = "contoso", tenant_id: str = DEFAULT_TENANT_ID, **options: Any
+    *,
+    subdomain: str = "contoso",
+    tenant_id: str = DEFAULT_TENANT_ID,
+    clock: Callable[[], float] | None = None,
 ) -> LocalIssuer:
     """A local issuer on `https://{subdomain}.ciamlogin.com` serving External ID metadata."""
-    return _issuer_on("ciamlogin.com", subdomain, external_id_metadata, tenant_id, options)
+    return _issuer_on("ciamlogin.com", subdomain, external_id_metadata, tenant_id, clock)
 
 
-def external_id_token(
-    issuer: LocalIssuer, *, claims: dict[str, object] | None = None, **options: Any
-) -> str:
+def external_id_token(issuer: LocalIssuer, *, claims: dict[str, object] | None = None) -> str:
     """An External ID access token (v2.0, issuer `https://{tid}.ciamlogin.com/{tid}/v2.0`)."""
-    tenant_id = options.get("tenant_id") or issuer.tenant_id
+    tenant_id = issuer.tenant_id
     ciam = {"iss": f"https://{tenant_id}.ciamlogin.com/{tenant_id}/v2.0", "idp": "google.com"}
-    return issuer.token(claims={**ciam, **(claims or {})}, **options)
+    return issuer.token(claims={**ciam, **(claims or {})})
 
 
 def guest_token(
@@ -142,8 +149,7 @@ def guest_token(
     *,
     home_tenant_id: str = OTHER_TENANT_ID,
     claims: dict[str, object] | None = None,
-    **options: Any,
 ) -> str:
     """A guest (B2B) user's token: `idp` is the home tenant's issuer, `acct` is 1."""
     guest = {"idp": f"https://sts.windows.net/{home_tenant_id}/", "acct": 1}
-    return issuer.token(claims={**guest, **(claims or {})}, **options)
+    return issuer.token(claims={**guest, **(claims or {})})
