@@ -807,3 +807,54 @@ def test_token_check_explains_a_refused_guest(
     assert "guest (B2B)" in refused["mistakes"][0]["message"]
     assert {step["name"]: step["status"] for step in refused["steps"]}["guest"] == "fail"
     assert admitted["valid"] is True
+
+
+async def test_routing_answers_503_when_the_issuer_may_be_an_unreachable_validators(
+    entra: FakeEntra, http_client: httpx.AsyncClient
+) -> None:
+    """B2C's metadata is down: a token naming no reachable validator's issuer may be B2C's,
+    so it gets 503, not 401; a malformed token is refused as malformed.
+    """
+    ciam = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
+    external_id = TokenValidator(
+        client_id=DEFAULT_API_CLIENT_ID,
+        authority="https://contoso.ciamlogin.com/",
+        clock=lambda: NOW,
+        http_client=http_client,
+    )
+    app = Starlette(routes=[Route("/me", lambda request: JSONResponse({}))])
+    app.add_middleware(AADGuardMiddleware, validators=[b2c_validator(http_client), external_id])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as client:
+        unknown = await client.get(
+            "/me", headers=bearer(ciam_token(ciam, iss=B2C_DOCUMENT["issuer"]))
+        )
+        known = await client.get("/me", headers=bearer(ciam_token(ciam)))
+        malformed = await client.get("/me", headers=bearer("a.b.c"))
+        no_issuer = await client.get("/me", headers=bearer(ciam_token(ciam, iss=None)))
+
+    assert unknown.status_code == 503
+    assert known.status_code == 200
+    assert malformed.status_code == 401
+    assert no_issuer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("issuer", "message"),
+    [
+        (42, "not an HTTPS URL"),
+        ("ftp://host/6babcaad-604b-40ac-a9d7-9fd97c0b779f/", "not an HTTPS URL"),
+        ("https://host/tfp/6babcaad-604b-40ac-a9d7-9fd97c0b779f/b2c_1_x/v2.0/", "tfp"),
+        ("https://host/no-tenant/v2.0/", "names no tenant id"),
+        (f"https://host/{OTHER_TENANT_ID}/v2.0/", "does not belong"),
+    ],
+)
+def test_a_named_metadata_documents_issuer_must_name_the_tenant(
+    issuer: object, message: str
+) -> None:
+    from aad_guard._policy import IssuerTemplate
+    from aad_guard._tenant import Tenant
+
+    with pytest.raises(ValueError, match=message):
+        IssuerTemplate.of_metadata(issuer, tenant=Tenant.parse(B2C_TENANT_ID))
