@@ -332,6 +332,17 @@ def ciam_token(issuer: LocalIssuer, **claims: object) -> str:
     return issuer.sign(payload, headers={"kid": issuer.keys.signing.kid})
 
 
+def ciam_validator(http_client: httpx.AsyncClient, **options: Any) -> TokenValidator:
+    """A validator of the External ID authority `https://contoso.ciamlogin.com/` alone."""
+    return TokenValidator(
+        client_id=DEFAULT_API_CLIENT_ID,
+        authority="https://contoso.ciamlogin.com/",
+        clock=lambda: NOW,
+        http_client=http_client,
+        **options,
+    )
+
+
 def serve_ciam(entra: FakeEntra, metadata_url: str, host: str) -> LocalIssuer:
     """External ID metadata as it is shaped: issuer `https://{tid}.ciamlogin.com/{tid}/v2.0`,
     keys on the metadata's host; there is no v1 document.
@@ -350,12 +361,7 @@ async def test_an_external_id_authority_alone_names_its_tenant(
     `accept_v1_tokens=True` no v1 metadata (which External ID does not serve) is asked for.
     """
     issuer = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
-    validator = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        authority="https://contoso.ciamlogin.com/",
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    validator = ciam_validator(http_client)
 
     principal = await validator.validate(ciam_token(issuer))
 
@@ -596,12 +602,7 @@ async def test_the_middleware_routes_each_token_to_the_validator_of_its_issuer(
     """
     b2c = serve_b2c(entra)
     ciam = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
-    external_id = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        authority="https://contoso.ciamlogin.com/",
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    external_id = ciam_validator(http_client)
 
     async def me(request: Request) -> JSONResponse:
         user = request.user
@@ -816,12 +817,7 @@ async def test_routing_answers_503_when_the_issuer_may_be_an_unreachable_validat
     so it gets 503, not 401; a malformed token is refused as malformed.
     """
     ciam = serve_ciam(entra, CIAM_METADATA_URL, "https://contoso.ciamlogin.com")
-    external_id = TokenValidator(
-        client_id=DEFAULT_API_CLIENT_ID,
-        authority="https://contoso.ciamlogin.com/",
-        clock=lambda: NOW,
-        http_client=http_client,
-    )
+    external_id = ciam_validator(http_client)
     app = Starlette(routes=[Route("/me", lambda request: JSONResponse({}))])
     app.add_middleware(AADGuardMiddleware, validators=[b2c_validator(http_client), external_id])
     async with httpx.AsyncClient(
