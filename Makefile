@@ -37,13 +37,15 @@ test-oldest: $(STAMP)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-# The bench group (matplotlib) only here, so `make test` stays lean.
+# The bench group (matplotlib, fastapi-azure-auth) only here, so `make test` stays lean.
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --group bench
 	touch $(BENCH_STAMP)
 
+# `make bench BENCH_ARGS=--quick` for a smoke run (a minute or two); `--help` lists the rest.
+BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
-	$(PYTHON) -m bench
+	$(PYTHON) -m bench $(BENCH_ARGS)
 
 DOCS_STAMP := $(VENV)/.docs-stamp
 

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Scope
 
-from aad_guard import AADGuardMiddleware, TokenValidator
+from aad_guard import AADGuardMiddleware, TokenValidator, require_scopes
 
 __all__ = [
     "AUTHORITY_VARIABLE",
     "CLIENT_ID_VARIABLE",
     "PATH",
+    "SCOPE",
+    "TENANT_VARIABLE",
     "call",
+    "documented",
+    "documented_app",
     "protected",
     "protected_app",
     "route_app",
@@ -25,8 +29,11 @@ __all__ = [
 ]
 
 PATH = "/items"
+# The scope the documented route requires; the local issuer's tokens carry it by default.
+SCOPE = "access_as_user"
 AUTHORITY_VARIABLE = "AAD_GUARD_BENCH_AUTHORITY"
 CLIENT_ID_VARIABLE = "AAD_GUARD_BENCH_CLIENT_ID"
+TENANT_VARIABLE = "AAD_GUARD_BENCH_TENANT_ID"
 
 
 def route_app() -> FastAPI:
@@ -47,6 +54,18 @@ def protected_app(validator: TokenValidator) -> FastAPI:
     return app
 
 
+def documented_app(validator: TokenValidator) -> FastAPI:
+    """The API as README documents it: the middleware, and `require_scopes` on the route."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get(PATH, dependencies=[Depends(require_scopes(SCOPE))])
+    async def items() -> dict[str, int]:
+        return {"items": 3}
+
+    app.add_middleware(AADGuardMiddleware, validator=validator)
+    return app
+
+
 def unprotected() -> FastAPI:
     """Uvicorn factory: the bare API."""
     return route_app()
@@ -62,6 +81,17 @@ def protected() -> FastAPI:
         authority=os.environ[AUTHORITY_VARIABLE],
     )
     return app
+
+
+def documented() -> FastAPI:
+    """Uvicorn factory: the documented API against the local issuer the benchmark serves."""
+    return documented_app(
+        TokenValidator(
+            client_id=os.environ[CLIENT_ID_VARIABLE],
+            tenant="organizations",
+            authority=os.environ[AUTHORITY_VARIABLE],
+        )
+    )
 
 
 async def _receive() -> Message:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aad_guard import TokenValidator
-from aad_guard._token_cache import BYTES_PER_TOKEN_CHARACTER
 from aad_guard.testing import LocalIssuer
 
 __all__ = ["Memory", "measure"]
@@ -102,11 +101,13 @@ async def measure() -> Memory:
             tracked = len(gc.get_objects())
             token_bytes, _ = await _retained(validate_all)
             tracked_objects = len(gc.get_objects()) - tracked
+            cache = validator._cache
+            charged = cache.bytes // len(cache) if cache is not None and len(cache) else 0
     return Memory(
         per_tenant_bytes=tenant_bytes / TENANTS,
         keys_per_tenant=len(issuer.keys.listed),
         per_token_bytes=token_bytes / TOKENS,
         token_characters=len(tokens[0]),
-        charged_per_token=len(tokens[0]) * BYTES_PER_TOKEN_CHARACTER,
+        charged_per_token=charged,
         gc_objects_per_token=tracked_objects / TOKENS,
     )

@@ -1,36 +1,49 @@
 """Over a real server: uvicorn on loopback in a subprocess, driven by a load generator.
 
-The API of `bench._app` runs in three uvicorn processes (one worker each): bare, bare again
-(the control, showing how far two identical servers differ on this machine), and protected
-against a `LocalIssuerServer` on loopback. Each round runs the three in turn, in a rotating
-order, so that a slow patch of the machine lands on all of them. The load generator is wrk when
-`/usr/bin/wrk` exists (Debian package `wrk`), else a small asyncio client in this process.
-Every request, to either server, carries the same token, as a client reusing its access
-token does: the difference between the two is aad_guard's work alone.
+The API of `bench._app` and the incumbents' (`bench.incumbents`) run in uvicorn processes
+(one worker each): bare, bare again (the control, showing how far two identical servers
+differ on this machine), behind the middleware alone, as README documents it (the
+middleware and `require_scopes`), with fastapi-azure-auth, and with `PyJWKClient` +
+`jwt.decode`, all against one `LocalIssuerServer` on loopback. Each round runs every server
+in turn, in a rotating order, so that a slow patch of the machine lands on all of them. The
+load generator is wrk when `/usr/bin/wrk` exists (Debian package `wrk`), else a small
+asyncio client in this process.
+
+Repeated: every request, to any server, carries the same token, as a client reusing its
+access token does. Fresh: the requests take their tokens in turn from `FRESH_TOKENS`
+distinct ones, more than the default cache holds, so that with least-recently-used eviction
+no request finds its token cached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import re
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from aad_guard.testing import LocalIssuerServer
 
-from ._app import AUTHORITY_VARIABLE, CLIENT_ID_VARIABLE, PATH
+from ._app import AUTHORITY_VARIABLE, CLIENT_ID_VARIABLE, PATH, TENANT_VARIABLE
 
 __all__ = [
+    "AZURE_AUTH_FRESH",
+    "AZURE_AUTH_REPEATED",
     "CONTROL",
+    "DOCUMENTED_FRESH",
+    "DOCUMENTED_REPEATED",
     "PROTECTED",
     "UNPROTECTED",
     "LoadResult",
@@ -43,6 +56,25 @@ WRK = "/usr/bin/wrk"
 UNPROTECTED = "unprotected"
 CONTROL = "unprotected, 2nd process"
 PROTECTED = "protected, repeated token"
+DOCUMENTED_REPEATED = "documented, repeated token"
+DOCUMENTED_FRESH = "documented, fresh tokens"
+AZURE_AUTH_REPEATED = "fastapi-azure-auth, repeated token"
+AZURE_AUTH_FRESH = "fastapi-azure-auth, fresh tokens"
+DIY_REPEATED = "PyJWKClient, repeated token"
+DIY_FRESH = "PyJWKClient, fresh tokens"
+# (name, uvicorn factory, fresh tokens)
+SERVERS = (
+    (UNPROTECTED, "bench._app:unprotected", False),
+    (CONTROL, "bench._app:unprotected", False),
+    (PROTECTED, "bench._app:protected", False),
+    (DOCUMENTED_REPEATED, "bench._app:documented", False),
+    (DOCUMENTED_FRESH, "bench._app:documented", True),
+    (AZURE_AUTH_REPEATED, "bench.incumbents:azure_auth", False),
+    (AZURE_AUTH_FRESH, "bench.incumbents:azure_auth", True),
+    (DIY_REPEATED, "bench.incumbents:diy", False),
+    (DIY_FRESH, "bench.incumbents:diy", True),
+)
+FRESH_TOKENS = 17_000
 CONNECTIONS = 32
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -105,15 +137,15 @@ def _free_port() -> int:
     return port
 
 
-@contextmanager
+@contextlib.contextmanager
 def _uvicorn(factory: str, environment: dict[str, str]) -> Iterator[str]:
-    """Run `bench._app:<factory>` under uvicorn on loopback; yield its URL once it answers."""
+    """Run `<module>:<factory>` under uvicorn on loopback; yield its URL once it answers."""
     port = _free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        f"bench._app:{factory}",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -148,13 +180,26 @@ def _milliseconds(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _wrk(url: str, headers: Sequence[str], seconds: float) -> LoadResult:
+_WRK_SCRIPT = """
+local tokens = {}
+for line in io.lines("%s") do tokens[#tokens + 1] = line end
+local turn = 0
+request = function()
+  turn = turn %% #tokens + 1
+  return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[turn]})
+end
+"""
+
+
+def _wrk(url: str, tokens: Sequence[str], seconds: float) -> LoadResult:
     command = [WRK, "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency"]
-    for header in headers:
-        command += ["-H", header]
-    output = subprocess.run(  # noqa: S603
-        [*command, url + PATH], capture_output=True, text=True, check=True
-    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        listing, script = Path(folder, "tokens.txt"), Path(folder, "tokens.lua")
+        listing.write_text("\n".join(tokens) + "\n", encoding="ascii")
+        script.write_text(_WRK_SCRIPT % listing, encoding="utf-8")
+        output = subprocess.run(  # noqa: S603
+            [*command, "-s", str(script), url + PATH], capture_output=True, text=True, check=True
+        ).stdout
     rps = float(_find(r"Requests/sec:\s+([\d.]+)", output))
     p50 = _milliseconds(_find(r"^\s+50%\s+(\S+)", output))
     p99 = _milliseconds(_find(r"^\s+99%\s+(\S+)", output))
@@ -169,12 +214,17 @@ def _find(pattern: str, output: str) -> str:
     return match.group(1)
 
 
-async def _python_load(url: str, headers: Sequence[str], seconds: float) -> LoadResult:
+async def _python_load(url: str, tokens: Sequence[str], seconds: float) -> LoadResult:
     """A keep-alive HTTP/1.1 client on `CONNECTIONS` connections; wrk's stand-in."""
     host, port = url.removeprefix("http://").split(":")
-    request = (
-        f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n"
-    ).encode("latin-1")
+    requests = itertools.cycle(
+        [
+            f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n".encode(
+                "latin-1"
+            )
+            for token in tokens
+        ]
+    )
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -185,7 +235,7 @@ async def _python_load(url: str, headers: Sequence[str], seconds: float) -> Load
         try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                writer.write(request)
+                writer.write(next(requests))
                 status_line = await reader.readline()
                 length = 0
                 while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -211,41 +261,56 @@ async def _python_load(url: str, headers: Sequence[str], seconds: float) -> Load
     )
 
 
-def _load(url: str, headers: Sequence[str], seconds: float) -> LoadResult:
+def _load(url: str, tokens: Sequence[str], seconds: float) -> LoadResult:
     if load_generator() == "wrk":
-        return _wrk(url, headers, seconds)
-    return asyncio.run(_python_load(url, headers, seconds))
+        return _wrk(url, tokens, seconds)
+    return asyncio.run(_python_load(url, tokens, seconds))
 
 
-def measure(*, rounds: int, seconds: float) -> list[ServerResult]:
-    """Requests/s and latency of the bare and the protected API, `rounds` alternating runs."""
+def measure(
+    *,
+    rounds: int,
+    seconds: float,
+    fresh_tokens: int = FRESH_TOKENS,
+    on_progress: Callable[[str], None] = lambda _: None,
+) -> list[ServerResult]:
+    """Requests/s and latency of every server of `SERVERS`, `rounds` alternating runs."""
     with LocalIssuerServer() as issuer_server:
         issuer = issuer_server.issuer
         token = issuer.token()
-        environment = {AUTHORITY_VARIABLE: issuer_server.url, CLIENT_ID_VARIABLE: issuer.client_id}
-        authorization = [f"Authorization: Bearer {token}"]
-        with (
-            _uvicorn("unprotected", environment) as bare,
-            _uvicorn("unprotected", environment) as control,
-            _uvicorn("protected", environment) as guarded,
-        ):
-            # The first protected request fetches the keys; it must answer 200 with the token.
-            answer = httpx.get(guarded + PATH, headers={"Authorization": f"Bearer {token}"})
-            if answer.status_code != 200:
-                raise RuntimeError(f"the protected server answered {answer.status_code}")
-            # All get the same request, token included: the difference is aad_guard's work,
+        on_progress(f"  minting {fresh_tokens} fresh tokens")
+        fresh = [issuer.token(claims={"uti": f"load{n:018d}"}) for n in range(fresh_tokens)]
+        environment = {
+            AUTHORITY_VARIABLE: issuer_server.url,
+            CLIENT_ID_VARIABLE: issuer.client_id,
+            TENANT_VARIABLE: issuer.tenant_id,
+        }
+        with contextlib.ExitStack() as stack:
+            servers = [
+                (name, stack.enter_context(_uvicorn(factory, environment)), is_fresh)
+                for name, factory, is_fresh in SERVERS
+            ]
+            for name, url, _ in servers:
+                # The first request fetches the keys; it must answer 200 with the token.
+                answer = httpx.get(url + PATH, headers={"Authorization": f"Bearer {token}"})
+                if answer.status_code != 200 and not name.startswith(UNPROTECTED):
+                    raise RuntimeError(f"the server {name!r} answered {answer.status_code}")
+            # All get the same requests, tokens included: the difference is the validation,
             # not the server parsing a kilobyte more of headers. The second bare process is
             # the control: how far two identical servers differ on this machine.
-            servers = [
-                (UNPROTECTED, bare),
-                (CONTROL, control),
-                (PROTECTED, guarded),
-            ]
-            for _, url in servers:
-                _load(url, authorization, min(seconds, 1.0))  # warm-up
-            runs: dict[str, list[LoadResult]] = {name: [] for name, _ in servers}
+            for _, url, _ in servers:
+                _load(url, [token], min(seconds, 1.0))  # warm-up
+            runs: dict[str, list[LoadResult]] = {name: [] for name, _, _ in servers}
+            # Each server's fresh run starts where its last ended: a token comes back to a
+            # server only after all the others, when its cache has let it go.
+            offsets = dict.fromkeys(runs, 0)
             for index in range(rounds):
+                on_progress(f"  round {index + 1}/{rounds}")
                 shift = index % len(servers)
-                for name, url in servers[shift:] + servers[:shift]:
-                    runs[name].append(_load(url, authorization, seconds))
+                for name, url, is_fresh in servers[shift:] + servers[:shift]:
+                    offset = offsets[name]
+                    tokens = fresh[offset:] + fresh[:offset] if is_fresh else [token]
+                    result = _load(url, tokens, seconds)
+                    offsets[name] = (offset + round(result.rps * seconds)) % len(fresh)
+                    runs[name].append(result)
     return [ServerResult(name, tuple(results)) for name, results in runs.items()]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.security import APIKeyHeader
@@ -279,6 +279,49 @@ async def test_other_security_schemes_are_left_as_they_are(make_validator: MakeV
     assert document["paths"]["/key"]["get"]["security"] == [{"APIKeyHeader": []}]
     assert set(document["components"]["securitySchemes"]) == {"APIKeyHeader", "EntraID"}
     assert "components" not in plain.openapi()  # no requirement, no scheme
+
+
+async def test_router_dependencies_and_hidden_routes_are_documented_as_they_run(
+    make_validator: MakeValidator, issuer: LocalIssuer
+) -> None:
+    app = FastAPI()
+    router = APIRouter(dependencies=[Depends(require_roles("Jobs.Run"))])
+
+    @router.get("/jobs")
+    async def jobs(user: Annotated[Principal, Depends(require_scopes("Jobs.Read"))]) -> None:
+        return None
+
+    @app.get("/hidden", include_in_schema=False)
+    async def hidden(user: Annotated[Principal, Depends(require_scopes("Tasks.Read"))]) -> None:
+        return None
+
+    @app.get("/me")
+    async def me(
+        user: Annotated[Principal, Security(current_principal, scopes=["Profile.Read"])],
+        _: Annotated[Principal, Depends(require_scopes("Tasks.Read"))],
+    ) -> None:
+        return None
+
+    app.include_router(router)
+    guarded = AADGuardMiddleware(app, validator=make_validator(client_id="api"))
+    document = app.openapi()
+    paths = document["paths"]
+    assert paths["/jobs"]["get"]["security"] == [{"EntraID": ["api://api/Jobs.Read"]}]
+    assert "/hidden" not in paths
+    assert paths["/me"]["get"]["security"] == [
+        {"EntraID": ["api://api/Profile.Read", "api://api/Tasks.Read"]}
+    ]
+    flow = document["components"]["securitySchemes"]["EntraID"]["flows"]["authorizationCode"]
+    assert set(flow["scopes"]) == {
+        f"api://api/{n}" for n in ("Jobs.Read", "Profile.Read", "Tasks.Read")
+    }
+    transport = httpx.ASGITransport(app=guarded)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        token = issuer.token(audience="api", scopes=["Jobs.Read"])
+        refused = await client.get("/jobs", headers=bearer(token))  # the router wants a role
+        token = issuer.token(audience="api", scopes=["Jobs.Read"], roles=["Jobs.Run"])
+        allowed = await client.get("/jobs", headers=bearer(token))
+    assert [refused.status_code, allowed.status_code] == [403, 200]
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., object]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from starlette.authentication import BaseUser
 
@@ -98,3 +101,18 @@ async def test_accepted_id_token_is_not_an_app(
     principal = await make_validator(accept_id_tokens=True).validate(token)
     assert not principal.is_app
     assert principal.client_id is None
+
+
+async def test_a_principal_keeps_its_token_to_itself(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    token = issuer.token()
+    principal = await make_validator().validate(token)
+    # It holds the bearer token to decode its claims: never written out or copied with it.
+    for write_out in (pickle.dumps, copy.deepcopy):
+        with pytest.raises(TypeError):
+            write_out(principal)
+    assert token not in repr(principal)
+    assert token not in repr(principal.source)
+    assert token not in repr(principal.claims)
+    assert len(principal.claims) == len(dict(principal.claims)) > 0

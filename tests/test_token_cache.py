@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+import uuid
+
 import anyio
 import anyio.lowlevel
 import pytest
 
 from aad_guard import Principal, TokenValidator
-from aad_guard._token_cache import BYTES_PER_TOKEN_CHARACTER
+from aad_guard._token_cache import TokenCache, entry_bytes
 from aad_guard.errors import (
     InvalidIssuerError,
     InvalidSignatureError,
@@ -27,6 +31,25 @@ pytestmark = pytest.mark.anyio
 def distinct_tokens(issuer: LocalIssuer, count: int) -> list[str]:
     """Tokens that differ only in their `uti`, so all have the same length."""
     return [issuer.token(claims={"uti": f"cache{n:017d}"}) for n in range(count)]
+
+
+def real_size_token(issuer: LocalIssuer, n: int = 0) -> str:
+    """A token of Entra's common size for a user in a few dozen groups: about 2.5 KB."""
+    groups = [str(uuid.UUID(int=n * 1000 + g, version=4)) for g in range(36)]
+    return issuer.token(
+        claims={"uti": f"real{n:018d}", "groups": groups, "name": "Ada Lovelace", "wids": []}
+    )
+
+
+def entry_cost(validator: TokenValidator) -> int:
+    """The bytes the validator's cache charges in all."""
+    assert validator._cache is not None
+    return validator._cache.bytes
+
+
+def cache_of(validator: TokenValidator) -> TokenCache:
+    assert validator._cache is not None
+    return validator._cache
 
 
 async def test_a_repeated_token_gives_the_principal_verified_first(
@@ -232,7 +255,9 @@ async def test_the_cache_holds_at_most_max_token_cache_bytes(
     issuer: LocalIssuer, make_validator: MakeValidator
 ) -> None:
     tokens = distinct_tokens(issuer, 3)
-    room_for_two = 2 * len(tokens[0]) * BYTES_PER_TOKEN_CHARACTER
+    probe = make_validator()
+    await probe.validate(tokens[0])
+    room_for_two = 2 * entry_cost(probe)
     validator = make_validator(max_token_cache_bytes=room_for_two + 1)
     principals = [await validator.validate(token) for token in tokens]
     assert await validator.validate(tokens[2]) is principals[2]
@@ -270,4 +295,101 @@ async def test_concurrent_requests_share_the_cache_within_its_bounds(
     cache = validator._cache
     assert cache is not None
     assert len(cache) <= 3
-    assert cache.bytes == len(cache) * len(tokens[0]) * BYTES_PER_TOKEN_CHARACTER
+    assert cache.bytes == sum(entry_bytes(t, entry) for t, entry in cache._entries.items())
+
+
+async def test_a_hit_makes_a_token_the_most_recent_so_the_least_recent_goes_first(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator(max_cached_tokens=2)
+    first, second, third = distinct_tokens(issuer, 3)
+    principals = {token: await validator.validate(token) for token in (first, second)}
+    assert await validator.validate(first) is principals[first]  # now the most recent
+    await validator.validate(third)
+    assert await validator.validate(first) is principals[first]
+    assert await validator.validate(second) is not principals[second]
+
+
+async def test_the_byte_bound_counts_the_memory_an_entry_really_holds(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    count = 400
+    tokens = [real_size_token(issuer, n) for n in range(count)]
+    await validator.validate(real_size_token(issuer, count))  # imports and pools first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in tokens:
+            # Each request brings its own string: the cache's is the only one that stays.
+            await validator.validate((token + " ")[:-1])
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    charged = entry_cost(validator) - entry_bytes(*next(iter(cache_of(validator)._entries.items())))
+    assert len(cache_of(validator)) == count + 1
+    assert 0.85 * retained <= charged <= 1.2 * retained
+
+
+async def test_the_default_bounds_hold_16000_real_size_tokens(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    token = real_size_token(issuer)
+    assert len(token) >= 2400
+    await validator.validate(token)
+    defaults = TokenValidator(client_id=issuer.client_id)
+    assert cache_of(defaults).max_entries >= 16_000
+    assert cache_of(defaults).max_bytes >= 16_000 * entry_cost(validator)
+
+
+async def test_a_refresh_leaves_the_entries_and_each_is_judged_on_its_next_hit(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    old = issuer.keys.signing
+    left = distinct_tokens(issuer, 3)
+    issuer.keys.rotate()
+    stays = issuer.token()
+    for token in left:
+        await validator.validate(token)
+    await validator.refresh()  # the new key is listed now
+    principal = await validator.validate(stays)
+    issuer.keys.retire(old.kid)
+    await validator.refresh()
+    assert len(cache_of(validator)) == 4  # a refresh does not walk the entries
+    for token in left:
+        with pytest.raises(UnknownKeyError):
+            await validator.validate(token)
+    assert await validator.validate(stays) is principal
+    assert len(cache_of(validator)) == 1
+
+
+async def test_a_key_that_left_and_came_back_does_not_revive_its_cached_tokens(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    old = issuer.keys.signing
+    token = issuer.token()
+    first = await validator.validate(token)
+    issuer.keys.rotate()
+    issuer.keys.retire(old.kid)
+    await validator.refresh()
+    issuer.keys.listed.append(old)
+    await validator.refresh()
+    second = await validator.validate(token)  # checked in full again, and admitted
+    assert second == first
+    assert second is not first
+
+
+async def test_a_principal_from_the_cache_reads_the_claims_of_its_token(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    token = real_size_token(issuer)
+    principal = await validator.validate(token)
+    reference = await make_validator(max_cached_tokens=0).validate(token)
+    assert dict((await validator.validate(token)).claims) == dict(reference.claims)
+    assert principal.claims["groups"] == reference.claims["groups"]

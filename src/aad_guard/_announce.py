@@ -7,15 +7,26 @@ each describe their own tenant and scopes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ._requirement import short_scope
 
-__all__ = ["SCHEME_NAME", "EntraApp", "announce", "describe"]
+__all__ = [
+    "ROUTE_SCOPES_ATTRIBUTE",
+    "SCHEME_DESCRIPTION",
+    "SCHEME_NAME",
+    "EntraApp",
+    "announce",
+    "describe",
+]
 
 SCHEME_NAME = "EntraID"
+SCHEME_DESCRIPTION = "Microsoft Entra ID"
+# The attribute of a requirement dependency (`require_scopes`, ...) naming the scopes its
+# route declares; such a route's operation lists the scheme with them.
+ROUTE_SCOPES_ATTRIBUTE = "aad_guard_scopes"
 
 OpenAPIDocument = dict[str, Any]
 
@@ -48,14 +59,76 @@ class EntraApp:
         return scope if "://" in scope else f"{self.app_id_uri}/{scope}"
 
 
-def describe(document: OpenAPIDocument, entra: EntraApp, *others: EntraApp) -> None:
+def route_scopes(routes: Iterable[object]) -> dict[tuple[str, str], list[str]]:
+    """The scopes each operation's requirement dependencies declare, by path and method.
+
+    Read from FastAPI's routes by their attributes (`path_format`, `methods`, `dependant`):
+    every dependency, nested ones and the router's too, whose callable carries
+    `ROUTE_SCOPES_ATTRIBUTE`. Recent FastAPI keeps an included router as one route whose
+    `effective_route_contexts()` are its routes with their prefix and dependencies.
+    """
+    found: dict[tuple[str, str], list[str]] = {}
+    for route in _flattened(routes):
+        path, methods = getattr(route, "path_format", None), getattr(route, "methods", None)
+        pending = [getattr(route, "dependant", None)]
+        scopes: list[str] | None = None
+        while pending:
+            dependant = pending.pop(0)  # in declaration order
+            if dependant is None:
+                continue
+            named = getattr(getattr(dependant, "call", None), ROUTE_SCOPES_ATTRIBUTE, None)
+            if isinstance(named, tuple):
+                scopes = [*(scopes or ()), *named]
+            pending.extend(getattr(dependant, "dependencies", ()))
+        if scopes is not None and isinstance(path, str) and methods:
+            found.update(((path, method.lower()), scopes) for method in methods)
+    return found
+
+
+def _flattened(routes: Iterable[object]) -> Iterator[object]:
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            yield from contexts()
+        else:
+            yield route
+
+
+def _declare(document: OpenAPIDocument, scopes: dict[tuple[str, str], list[str]]) -> None:
+    """Give each operation of `scopes` its `EntraID` requirement, and the document the scheme."""
+    paths = document.get("paths", {})
+    for (path, method), named in scopes.items():
+        operation = paths.get(path, {}).get(method)
+        if not isinstance(operation, dict):
+            continue  # not in the document (`include_in_schema=False`)
+        security = operation.setdefault("security", [])
+        requirement = next((each for each in security if SCHEME_NAME in each), None)
+        if requirement is None:
+            security.append({SCHEME_NAME: list(named)})
+        else:
+            requirement[SCHEME_NAME] = [*requirement[SCHEME_NAME], *named]
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.setdefault(SCHEME_NAME, {"type": "oauth2", "description": SCHEME_DESCRIPTION})
+
+
+def describe(
+    document: OpenAPIDocument,
+    entra: EntraApp,
+    routes: Iterable[object] = (),
+    others: tuple[EntraApp, ...] = (),
+) -> None:
     """Complete the `EntraID` scheme of `document` for `entra`, in place.
 
-    Every operation's `EntraID` requirement names full scope URIs, and the scheme declares
-    exactly those, with the tenant's authorize and token endpoints. Each of `others` (the
-    middleware's further validators) gets a scheme of its own, `EntraID2`, ..., described
-    by its name and metadata, that every such operation accepts instead. Idempotent.
+    The operations of `routes` whose requirement dependencies declare scopes get an `EntraID`
+    requirement (`route_scopes`). Every operation's `EntraID` requirement names full scope
+    URIs, and the scheme declares exactly those, with the tenant's authorize and token
+    endpoints. Each of `others` (the middleware's further validators) gets a scheme of its
+    own, `EntraID2`, ..., described by its name and metadata, that every such operation
+    accepts instead. Idempotent.
     """
+    by_operation = route_scopes(routes)
+    if by_operation:
+        _declare(document, by_operation)
     schemes = document.get("components", {}).get("securitySchemes", {})
     scheme = schemes.get(SCHEME_NAME)
     if not isinstance(scheme, dict):
@@ -106,13 +179,16 @@ def _describe_one(
 class _DescribedOpenAPI:
     """An app's `openapi()`, whose document then describes one middleware's settings."""
 
-    def __init__(self, build: Callable[[], OpenAPIDocument], entras: tuple[EntraApp, ...]) -> None:
+    def __init__(
+        self, app: object, build: Callable[[], OpenAPIDocument], entras: tuple[EntraApp, ...]
+    ) -> None:
+        self._app = app
         self._build = build
         self._entras = entras
 
     def __call__(self) -> OpenAPIDocument:
         document = self._build()
-        describe(document, *self._entras)
+        describe(document, self._entras[0], getattr(self._app, "routes", ()), self._entras[1:])
         return document
 
 
@@ -124,4 +200,4 @@ def announce(app: object, entra: EntraApp, *others: EntraApp) -> None:
     """
     build = getattr(app, "openapi", None)
     if callable(build) and not isinstance(build, _DescribedOpenAPI):
-        app.openapi = _DescribedOpenAPI(build, (entra, *others))  # type: ignore[attr-defined]
+        app.openapi = _DescribedOpenAPI(app, build, (entra, *others))  # type: ignore[attr-defined]

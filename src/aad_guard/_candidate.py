@@ -9,12 +9,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypedDict
 
-from jwt.algorithms import Algorithm
-
 from ._flavour import Flavour
 from ._jose import CompactJWS, KeyRef, TokenReader
 from ._keys import KeySnapshot, KeyStore, SigningKey
 from ._settings import ValidatorSettings
+from ._signature import RSAVerifier
 from ._version import TokenVersion
 
 __all__ = ["Candidate", "Check", "CheckContext", "CheckFunction", "Evidence"]
@@ -37,7 +36,7 @@ class CheckContext:
     settings: ValidatorSettings
     keys: KeyStore
     reader: TokenReader
-    algorithms: Mapping[str, Algorithm]
+    algorithms: Mapping[str, RSAVerifier]
     flavour: Flavour = Flavour.WORKFORCE
 
 

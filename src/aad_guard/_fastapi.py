@@ -9,7 +9,7 @@ from fastapi.openapi.models import OAuthFlowAuthorizationCode, OAuthFlows
 from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2, SecurityScopes
 
-from ._announce import SCHEME_NAME
+from ._announce import ROUTE_SCOPES_ATTRIBUTE, SCHEME_DESCRIPTION, SCHEME_NAME
 from ._groups import GroupRequirement, GroupResolver
 from ._principal import Principal
 from ._requirement import Requirement, caller, names
@@ -45,7 +45,7 @@ class EntraAuthorizationCode(OAuth2):
         super().__init__(
             flows=OAuthFlows(authorizationCode=flow),
             scheme_name=SCHEME_NAME,
-            description="Microsoft Entra ID",
+            description=SCHEME_DESCRIPTION,
         )
 
     # No parameters, on purpose. FastAPI before 0.123.7 resolves string annotations (this
@@ -62,15 +62,14 @@ entra_scheme = EntraAuthorizationCode()
 def _require(scopes: Iterable[str], roles: Iterable[str]) -> Callable[..., Awaitable[Principal]]:
     scopes = names(scopes)
     requirement = Requirement.of(scopes, roles)
-    announced_scopes = list(scopes)
 
-    # A default value, not `Annotated`: string annotations cannot see this closure.
-    async def dependency(
-        connection: HTTPConnection,
-        _: None = Security(entra_scheme, scopes=announced_scopes),
-    ) -> Principal:
+    # One flat dependency: FastAPI resolves each nested one (a `Security` of the scheme) on
+    # every request, about 8 µs a level. The OpenAPI document gets the scheme and the
+    # route's scopes from this attribute instead (`_announce.describe`).
+    async def dependency(connection: HTTPConnection) -> Principal:
         return requirement.admit(connection.scope)
 
+    setattr(dependency, ROUTE_SCOPES_ATTRIBUTE, scopes)
     return dependency
 
 

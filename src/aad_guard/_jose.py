@@ -25,7 +25,7 @@ __all__ = [
     "loads_object",
 ]
 
-_FROM_BASE64URL = bytes.maketrans(b"-_", b"+/")
+_FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/!!!")
 # In the last character of an unpadded segment, the bits past the final byte must be zero
 # (RFC 4648 §3.5): otherwise several strings decode to one value, a malleability path.
 _LAST_CHAR_OF_2 = frozenset("AQgw")
@@ -62,19 +62,18 @@ class KeyRef:
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url (RFC 7515 §2); raise `ValueError` otherwise."""
     remainder = len(segment) % 4
-    if remainder == 1:
-        raise ValueError("impossible base64url length")
-    if remainder == 2 and segment[-1] not in _LAST_CHAR_OF_2:
-        raise ValueError("non-canonical base64url")
-    if remainder == 3 and segment[-1] not in _LAST_CHAR_OF_3:
-        raise ValueError("non-canonical base64url")
-    if not segment.isascii():
-        raise ValueError("not base64url")
-    data = segment.encode("ascii")
-    # The standard alphabet's own "+", "/" and padding are not base64url; after the
-    # translation, strict mode refuses any other character (C scans, no regex).
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise ValueError("not base64url")
+    if remainder:
+        if remainder == 1:
+            raise ValueError("impossible base64url length")
+        if segment[-1] not in (_LAST_CHAR_OF_2 if remainder == 2 else _LAST_CHAR_OF_3):
+            raise ValueError("non-canonical base64url")
+    try:
+        data = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("not base64url") from None
+    # One pass: the translation turns base64url into the standard alphabet and the standard
+    # alphabet's own "+", "/" and padding into "!", which strict mode refuses with any other
+    # character (C scans, no regex).
     try:
         return binascii.a2b_base64(
             data.translate(_FROM_BASE64URL) + b"=" * (-len(data) % 4), strict_mode=True

@@ -1,8 +1,11 @@
 """The Principal: who called, as proven by a validated access token."""
 
-from collections.abc import Mapping
+import binascii
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NoReturn
 
 from starlette.authentication import BaseUser
 
@@ -10,7 +13,69 @@ from ._flavour import Flavour
 from ._tenant import MSA_TENANT_ID
 from ._version import CLIENT_CLAIM, TokenVersion
 
-__all__ = ["Principal", "is_guest", "user_flow"]
+__all__ = ["Principal", "VerifiedToken", "is_guest", "user_flow"]
+
+_NO_NAMES: frozenset[str] = frozenset()
+_TO_BASE64 = bytes.maketrans(b"-_", b"+/")
+
+
+class VerifiedToken:
+    """A validated token whose claims a Principal decodes when asked, instead of holding them.
+
+    A cached Principal keeps only the token string, which the cache holds anyway as its key:
+    decoded claims cost several times the token's size. The payload already passed the strict
+    parser (no duplicate members, no `NaN`), so the plain one reads the same claims from it.
+    It holds a bearer credential, so it is neither copied nor pickled.
+    """
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def claims(self) -> dict[str, object]:
+        """The payload's claims, decoded now."""
+        payload = self._token.split(".", 2)[1]
+        data = payload.encode("ascii").translate(_TO_BASE64) + b"=" * (-len(payload) % 4)
+        claims: dict[str, object] = json.loads(binascii.a2b_base64(data))
+        return claims
+
+    def __repr__(self) -> str:
+        return "VerifiedToken(...)"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a verified token is a credential: it is not copied or pickled")
+
+
+class _TokenClaims(Mapping[str, object]):
+    """A verified token's claims, read-only, decoded at the first lookup.
+
+    A tenant policy that reads only the tenant id, on every use of a cached token, then
+    costs no decoding.
+    """
+
+    __slots__ = ("_decoded", "_source")
+
+    def __init__(self, source: VerifiedToken) -> None:
+        self._source = source
+        self._decoded: Mapping[str, object] | None = None
+
+    def _claims(self) -> Mapping[str, object]:
+        if self._decoded is None:
+            self._decoded = MappingProxyType(self._source.claims())
+        return self._decoded
+
+    def __getitem__(self, name: str) -> object:
+        return self._claims()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claims())
+
+    def __len__(self) -> int:
+        return len(self._claims())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._claims()))
 
 
 def is_guest(claims: Mapping[str, object], *, tenant_id: str) -> bool:
@@ -63,7 +128,8 @@ class Principal(BaseUser):
         is_app: `True` for an app-only token (client credentials): no `scp`.
         token_version: `"1.0"` or `"2.0"`.
         expires_at: `exp`, in UNIX seconds.
-        claims: Every claim of the token, read-only.
+        claims: Every claim of the token, read-only; a Principal from a token decodes them
+            on each access (keep the mapping for several lookups).
         is_guest: A guest (B2B) user of a workforce tenant: `idp` is not the issuer, or
             `acct` is 1. Never set for B2C or External ID, where `idp` names a social
             identity provider.
@@ -73,7 +139,11 @@ class Principal(BaseUser):
         groups_overage: The user is in more groups than a token carries: `groups` is absent
             and `hasgroups` or `_claim_names.groups` says so. `groups` is then empty, which
             does not mean "in no group"; ask Microsoft Graph.
+        flavour: The identity product that issued the token (workforce, B2C, External ID).
         accepted_by: The metadata URL of the validator that accepted the token.
+
+    `is_guest`, `user_flow`, `groups` and `groups_overage` are read from the claims when
+    asked (properties), so a cached Principal holds no more than its token.
     """
 
     tenant_id: str
@@ -87,12 +157,41 @@ class Principal(BaseUser):
     is_app: bool
     token_version: TokenVersion
     expires_at: float
-    claims: Mapping[str, object] = field(repr=False, compare=False, hash=False)
-    is_guest: bool = False
-    user_flow: str | None = None
-    groups: frozenset[str] = frozenset()
-    groups_overage: bool = False
+    source: Mapping[str, object] | VerifiedToken = field(repr=False, compare=False, hash=False)
+    flavour: Flavour = Flavour.WORKFORCE
     accepted_by: str | None = None
+
+    # Read from the claims when asked, so a cached Principal holds no more than its token.
+    @property
+    def is_guest(self) -> bool:
+        """A guest (B2B) user of a workforce tenant (see the class docstring)."""
+        return self.flavour.infers_guests and is_guest(self.claims, tenant_id=self.tenant_id)
+
+    @property
+    def user_flow(self) -> str | None:
+        """The B2C user flow (`tfp`, else `acr`); `None` outside B2C."""
+        return user_flow(self.claims) if self.flavour is Flavour.B2C else None
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The group object ids of `groups`."""
+        groups = self.claims.get("groups")
+        if not isinstance(groups, list):
+            return _NO_NAMES
+        return frozenset(group for group in groups if isinstance(group, str))
+
+    @property
+    def groups_overage(self) -> bool:
+        """Whether the token is in groups overage (see the class docstring)."""
+        return _groups_overage(self.claims)
+
+    @property
+    def claims(self) -> Mapping[str, object]:
+        """Every claim of the token, read-only."""
+        source = self.source
+        if isinstance(source, VerifiedToken):
+            return _TokenClaims(source)
+        return source
 
     @classmethod
     def from_claims(
@@ -100,22 +199,25 @@ class Principal(BaseUser):
         claims: Mapping[str, object],
         *,
         token_version: TokenVersion,
+        token: str | None = None,
         tenant_id: str | None = None,
         flavour: Flavour = Flavour.WORKFORCE,
         accepted_by: str | None = None,
     ) -> "Principal":
         """Build a Principal from claims the validator has already checked.
 
-        `tenant_id` is the tenant the validator established (B2C's is the issuer's path);
-        default the `tid` claim.
+        With `token` (the token those claims came from), the Principal keeps the token and
+        decodes its claims when they are read, rather than a copy of `claims`. `tenant_id`
+        is the tenant the validator established (B2C's is the issuer's path); default the
+        `tid` claim.
         """
+        get = claims.get
         tenant_id = tenant_id if tenant_id is not None else str(claims["tid"])
-        groups = claims.get("groups")
-        scp = claims.get("scp")
-        roles = claims.get("roles")
-        exp = claims["exp"]
+        scp, roles, exp = get("scp"), get("roles"), claims["exp"]
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
-        client_id = _string(claims, CLIENT_CLAIM[token_version])
+        client_id = get(CLIENT_CLAIM[token_version])
+        if not isinstance(client_id, str):
+            client_id = None
         return cls(
             tenant_id=tenant_id,
             object_id=_string(claims, "oid"),
@@ -123,24 +225,20 @@ class Principal(BaseUser):
             client_id=client_id,
             name=_string(claims, "name"),
             username=_string(claims, "preferred_username", "upn", "unique_name"),
-            scopes=frozenset(scp.split()) if isinstance(scp, str) else frozenset(),
+            scopes=frozenset(scp.split()) if isinstance(scp, str) and scp else _NO_NAMES,
             roles=frozenset(r for r in roles if isinstance(r, str))
-            if isinstance(roles, list)
-            else frozenset(),
+            if isinstance(roles, list) and roles
+            else _NO_NAMES,
             # Entra reference: app-only tokens name a client but have no `scp`; `idtyp` says
             # so when present. An ID token (no client claim) is never an app.
-            is_app="scp" not in claims
-            and claims.get("idtyp", "app") == "app"
+            is_app=scp is None
+            and "scp" not in claims
+            and get("idtyp", "app") == "app"
             and client_id is not None,
             token_version=token_version,
             expires_at=float(exp) if isinstance(exp, int | float) else 0.0,
-            claims=MappingProxyType(dict(claims)),
-            is_guest=flavour.infers_guests and is_guest(claims, tenant_id=tenant_id),
-            user_flow=user_flow(claims) if flavour is Flavour.B2C else None,
-            groups=frozenset(g for g in groups if isinstance(g, str))
-            if isinstance(groups, list)
-            else frozenset(),
-            groups_overage=_groups_overage(claims),
+            source=VerifiedToken(token) if token is not None else MappingProxyType(dict(claims)),
+            flavour=flavour,
             accepted_by=accepted_by,
         )
 

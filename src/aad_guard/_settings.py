@@ -175,9 +175,9 @@ class ValidatorSettings:
                 f"max_stale ({max_stale!r} s) must be at least refresh_interval "
                 f"({refresh_interval!r} s), or keys expire before they are refreshed"
             )
-        cache_entries = _size("max_cached_tokens", options.get("max_cached_tokens", 4096))
+        cache_entries = _size("max_cached_tokens", options.get("max_cached_tokens", 16384))
         cache_bytes = _limit(
-            "max_token_cache_bytes", options.get("max_token_cache_bytes", 16 * 1024 * 1024)
+            "max_token_cache_bytes", options.get("max_token_cache_bytes", 80 * 1024 * 1024)
         )
         return cls(
             client_id=client_id,
