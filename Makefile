@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SOURCES := src tests bench examples tools
 
-.PHONY: test test-oldest lint typecheck pytest bench demo docs clean
+.PHONY: test test-oldest lint typecheck pytest bench bench-otel demo docs clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -12,7 +12,7 @@ $(PYTHON):
 
 # Reinstall when the project's metadata changes; `--group dev` needs pip >= 25.1.
 $(STAMP): pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi]" --group dev
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi,otel,redis]" --group dev
 	touch $(STAMP)
 
 test: lint typecheck pytest
@@ -46,6 +46,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
 	$(PYTHON) -m bench $(BENCH_ARGS)
+
+# OpenTelemetry's overhead (absent, unconfigured, configured), and docs/operations.png drawn
+# from a key rollover and an outage on a simulated clock.
+bench-otel: $(BENCH_STAMP)
+	$(PYTHON) -m bench.telemetry
+	$(PYTHON) -m bench.timeline
 
 DOCS_STAMP := $(VENV)/.docs-stamp
 

@@ -11,17 +11,21 @@ import os
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Scope
 
-from aad_guard import AADGuardMiddleware, TokenValidator, require_scopes
+from aad_guard import AADGuardMiddleware, SharedKeyCache, TokenValidator, require_scopes
 
 __all__ = [
     "AUTHORITY_VARIABLE",
     "CLIENT_ID_VARIABLE",
     "PATH",
+    "READY_PATH",
+    "REDIS_VARIABLE",
+    "REFRESH_VARIABLE",
     "SCOPE",
     "TENANT_VARIABLE",
     "call",
     "documented",
     "documented_app",
+    "fleet",
     "protected",
     "protected_app",
     "route_app",
@@ -34,6 +38,9 @@ SCOPE = "access_as_user"
 AUTHORITY_VARIABLE = "AAD_GUARD_BENCH_AUTHORITY"
 CLIENT_ID_VARIABLE = "AAD_GUARD_BENCH_CLIENT_ID"
 TENANT_VARIABLE = "AAD_GUARD_BENCH_TENANT_ID"
+REDIS_VARIABLE = "AAD_GUARD_BENCH_REDIS_URL"
+REFRESH_VARIABLE = "AAD_GUARD_BENCH_REFRESH_INTERVAL"
+READY_PATH = "/ready"
 
 
 def route_app() -> FastAPI:
@@ -92,6 +99,37 @@ def documented() -> FastAPI:
             authority=os.environ[AUTHORITY_VARIABLE],
         )
     )
+
+
+def fleet() -> FastAPI:
+    """The uvicorn factory of the fleet benchmark: routes that name the worker process.
+
+    `PATH` is protected, `READY_PATH` is not (it tells which workers are up without fetching
+    keys). With `REDIS_VARIABLE` set, the workers share metadata and keys through Redis.
+    """
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get(PATH)
+    @app.get(READY_PATH)
+    async def worker() -> dict[str, int]:
+        return {"pid": os.getpid()}
+
+    redis_url = os.environ.get(REDIS_VARIABLE)
+    shared = None
+    if redis_url:
+        from redis.asyncio import Redis  # noqa: PLC0415 (redis is an optional extra)
+
+        shared = SharedKeyCache(Redis.from_url(redis_url), prefix="aad_guard_bench:")
+    app.add_middleware(
+        AADGuardMiddleware,
+        client_id=os.environ[CLIENT_ID_VARIABLE],
+        tenant="organizations",
+        authority=os.environ[AUTHORITY_VARIABLE],
+        refresh_interval=float(os.environ[REFRESH_VARIABLE]),
+        exclude_paths=[READY_PATH],
+        shared_key_cache=shared,
+    )
+    return app
 
 
 async def _receive() -> Message:

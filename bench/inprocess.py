@@ -58,9 +58,11 @@ __all__ = [
     "RSA_VERIFY",
     "UNPROTECTED",
     "Tokens",
+    "asgi",
     "floor",
     "measure",
     "mint",
+    "no_op",
 ]
 
 MAX_WARMUP_OPS = 200
@@ -125,12 +127,12 @@ def mint(issuer: LocalIssuer, *, rounds: int, ops: int) -> Tokens:
     return tokens
 
 
-async def _no_op(_scope: Scope, _receive: Receive, send: Send) -> None:
+async def no_op(_scope: Scope, _receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 
 
-def _asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
+def asgi(app: ASGIApp) -> Callable[[str], Awaitable[None]]:
     async def operation(token: str) -> None:
         status = await call(app, b"Bearer " + token.encode("ascii"))
         if status != 200:
@@ -202,66 +204,66 @@ async def measure(
     if not (floor_operation(tokens.repeated) == decode(tokens.repeated) == dict(principal.claims)):
         raise RuntimeError("floor, jwt.decode and validate() disagree on the claims")
 
-    def asgi(name: str, description: str, app: ASGIApp, *, fresh_tokens: bool) -> Case:
+    def asgi_case(name: str, description: str, app: ASGIApp, *, fresh_tokens: bool) -> Case:
         if fresh_tokens:
             return Case(
-                name, description, async_timer(_asgi(app)), fresh, tokens.warmup, UNPROTECTED
+                name, description, async_timer(asgi(app)), fresh, tokens.warmup, UNPROTECTED
             )
         return Case(
-            name, description, async_timer(_asgi(app)), repeated, repeated_warmup, UNPROTECTED
+            name, description, async_timer(asgi(app)), repeated, repeated_warmup, UNPROTECTED
         )
 
     azure_repeated, azure_fresh = azure_auth_app(**incumbent), azure_auth_app(**incumbent)
     diy_repeated, diy_fresh = diy_app(**incumbent), diy_app(**incumbent)
     for incumbent_app in (azure_repeated, azure_fresh, diy_repeated, diy_fresh):
-        await _asgi(incumbent_app)(tokens.repeated)  # the metadata and keys, fetched once
+        await asgi(incumbent_app)(tokens.repeated)  # the metadata and keys, fetched once
     fetches = issuer.count()
 
     cases = [
         Case(
             UNPROTECTED,
             "GET /items with a token through the FastAPI app, no middleware",
-            async_timer(_asgi(route_app())),
+            async_timer(asgi(route_app())),
             repeated,
             repeated_warmup,
         ),
-        asgi(
+        asgi_case(
             "ASGI protected, repeated token",
             "GET /items behind AADGuardMiddleware (no requirement), one token over and over",
             protected_app(app_repeated),
             fresh_tokens=False,
         ),
-        asgi(
+        asgi_case(
             DOCUMENTED_REPEATED,
             "the middleware and Depends(require_scopes(...)) on the route, one token",
             documented_app(documented_repeated),
             fresh_tokens=False,
         ),
-        asgi(
+        asgi_case(
             DOCUMENTED_FRESH,
             "the same, a distinct token each request",
             documented_app(documented_fresh),
             fresh_tokens=True,
         ),
-        asgi(
+        asgi_case(
             AZURE_AUTH_REPEATED,
             "fastapi-azure-auth's Security(scheme, scopes=[...]) on the route, one token",
             azure_repeated,
             fresh_tokens=False,
         ),
-        asgi(
+        asgi_case(
             AZURE_AUTH_FRESH,
             "the same, a distinct token each request",
             azure_fresh,
             fresh_tokens=True,
         ),
-        asgi(
+        asgi_case(
             "PyJWKClient + jwt.decode, repeated",
             "a hand-written dependency: PyJWKClient, jwt.decode, the scope; one token",
             diy_repeated,
             fresh_tokens=False,
         ),
-        asgi(
+        asgi_case(
             "PyJWKClient + jwt.decode, fresh",
             "the same, a distinct token each request",
             diy_fresh,
@@ -270,14 +272,14 @@ async def measure(
         Case(
             NO_OP,
             "an ASGI app that answers 200 at once, sent the same token",
-            async_timer(_asgi(_no_op)),
+            async_timer(asgi(no_op)),
             repeated,
             repeated_warmup,
         ),
         Case(
             "no-op app, protected, repeated",
             "the same behind AADGuardMiddleware, one token over and over",
-            async_timer(_asgi(AADGuardMiddleware(_no_op, validator=no_op_validator))),
+            async_timer(asgi(AADGuardMiddleware(no_op, validator=no_op_validator))),
             repeated,
             repeated_warmup,
             NO_OP,

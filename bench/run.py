@@ -17,7 +17,7 @@ from cryptography.hazmat.backends.openssl import backend as openssl_backend
 
 from aad_guard.testing import LocalIssuer, LocalIssuerServer
 
-from . import coldstart, inprocess, memory, scale, server
+from . import coldstart, fleet_cache, inprocess, memory, scale, server
 from ._app import documented_app
 from ._harness import CaseResult, environment, render_table, timing_table, write_json
 from .chart import write_chart
@@ -338,6 +338,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print()
 
+    fleet: list[fleet_cache.FleetRun] = []
+    if not args.no_server:
+        _progress(f"fleet: uvicorn --workers {fleet_cache.WORKERS}, without and with Redis")
+        fleet = fleet_cache.measure()
+        print(
+            f"Fleet: {fleet_cache.WORKERS} uvicorn workers, refresh_interval "
+            f"{fleet_cache.REFRESH_INTERVAL:g} s, {fleet_cache.INTERVALS} intervals of traffic "
+            "(bench/fleet_cache.py)"
+        )
+        print(fleet_cache.table(fleet))
+        print()
+
     print("Memory (tracemalloc)")
     print(
         f"  per cached tenant: {mem.per_tenant_bytes / 1024:.1f} KiB "
@@ -389,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tenants_us_per_request": [result.as_json(tenants) for result in tenants],
         "cached_tokens": [c.as_json() for c in cached],
         "cold_start": [c.as_json() for c in cold],
+        "fleet_cache": [run.as_json() for run in fleet],
         "memory": mem.as_json(),
     }
     write_json(args.json, document)

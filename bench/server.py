@@ -50,6 +50,7 @@ __all__ = [
     "ServerResult",
     "load_generator",
     "measure",
+    "uvicorn",
 ]
 
 WRK = "/usr/bin/wrk"
@@ -138,8 +139,8 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _uvicorn(factory: str, environment: dict[str, str]) -> Iterator[str]:
-    """Run `<module>:<factory>` under uvicorn on loopback; yield its URL once it answers."""
+def uvicorn(factory: str, environment: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """Run `bench._app:<factory>` under uvicorn on loopback; yield its URL once it answers."""
     port = _free_port()
     command = [
         sys.executable,
@@ -155,6 +156,8 @@ def _uvicorn(factory: str, environment: dict[str, str]) -> Iterator[str]:
         "warning",
         "--no-access-log",
     ]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, env={**os.environ, **environment})  # noqa: S603
     url = f"http://127.0.0.1:{port}"
     try:
@@ -287,7 +290,7 @@ def measure(
         }
         with contextlib.ExitStack() as stack:
             servers = [
-                (name, stack.enter_context(_uvicorn(factory, environment)), is_fresh)
+                (name, stack.enter_context(uvicorn(factory, environment)), is_fresh)
                 for name, factory, is_fresh in SERVERS
             ]
             for name, url, _ in servers:

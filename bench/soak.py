@@ -99,6 +99,7 @@ class Traffic:
         self.clock = clock
         self.valid: list[bytes] = []
         self.hostile: list[bytes] = []
+        self.unknown_kid: list[bytes] = []
         self.mint()
 
     def mint(self) -> None:
@@ -111,10 +112,13 @@ class Traffic:
         good = issuer.token(issued_at=now, lifetime=4000)
         header, payload, signature = good.split(".")
         forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+        self.unknown_kid = [
+            b"Bearer " + issuer.token(issued_at=now, headers={"kid": "no-such-key"}).encode()
+        ]
         self.hostile = [
             f"Bearer {forged}".encode(),
             b"Bearer " + issuer.token(issued_at=now - 7200, lifetime=600).encode(),
-            b"Bearer " + issuer.token(issued_at=now, headers={"kid": "no-such-key"}).encode(),
+            *self.unknown_kid,
             b"Bearer not.a.token",
         ]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import aad_guard.errors
-from aad_guard import TokenValidator
+from aad_guard import InMemoryRevocationStore, TokenValidator
 from aad_guard._candidate import Check
 from aad_guard._checks import CHECKS, refused_by
 from aad_guard._settings import ValidatorOptions, ValidatorSettings
@@ -49,10 +49,13 @@ async def test_the_cli_reports_the_steps_in_the_order_the_validator_runs_its_che
     issuer: LocalIssuer, make_validator: MakeValidator, clock: FakeClock
 ) -> None:
     token = issuer.token()
+    # Every optional check applies: a tenant policy, a revocation store, allowed clients and
+    # no guests are given.
     every_workforce_check: ValidatorOptions = {
         "tenant_policy": lambda *_: True,
         "allowed_client_ids": {DEFAULT_CALLER_CLIENT_ID},
         "allow_guest_users": False,
+        "revocation_store": InMemoryRevocationStore(),
     }
     ran = await checks_run_by(make_validator(**dict(every_workforce_check)), token)
     # Every check but B2C's user flow, which only a B2C metadata_url validator runs.

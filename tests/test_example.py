@@ -240,3 +240,40 @@ def test_uvicorn_serves_the_app_against_a_local_issuer_when_asked(
         assert httpx.get(f"{url}/health").status_code == 200
         anonymous = httpx.get(f"{url}/tasks")
         assert anonymous.status_code == 401  # refused before any key is needed
+
+
+def test_observability_recipe_prints_the_guards_metrics_and_spans() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "examples.fastapi_api.observability"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "answers: 200 200 401 401 403" in lines
+    guard = [line for line in lines if " aad_guard." in line]
+    expected = [
+        'span aad_guard.keys.fetch {"aad_guard.fetch.reason": "cold"',
+        (
+            'span aad_guard.validate {"aad_guard.authentication.result": "none", '
+            '"error.type": "missing_token"}'
+        ),
+        (
+            'metric aad_guard.authentication.duration {"aad_guard.authentication.result": '
+            '"failure", "error.type": "invalid_audience"} 1'
+        ),
+        (
+            'metric aad_guard.authorization.attempts {"aad_guard.authorization.requirement": '
+            '"scopes", "aad_guard.authorization.result": "failure", '
+            '"error.type": "insufficient_scope"} 1'
+        ),
+        (
+            'metric aad_guard.token_cache.size {"aad_guard.tenant": "organizations", '
+            '"server.address": "127.0.0.1"} 2'
+        ),
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in guard), start

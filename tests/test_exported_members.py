@@ -9,6 +9,7 @@ import aad_guard.testing
 # Imported on first use (FastAPI is an optional extra), so not in the module's namespace yet.
 LAZY_NAMES = {
     "current_principal",
+    "require_auth_context",
     "require_groups",
     "require_roles",
     "require_scope_or_role",
@@ -61,6 +62,7 @@ def test_engine_names_are_exported() -> None:
         "InsufficientScopeError",
         "KeysUnavailableError",
         "Principal",
+        "SharedKeyCache",
         "TokenError",
         "TokenValidator",
     }

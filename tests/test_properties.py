@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aad_guard import Principal, TokenValidator
+from aad_guard._authorization import bearer_token
 from aad_guard._jose import b64url_decode
-from aad_guard._middleware import bearer_token
 from aad_guard.errors import (
     AADGuardError,
     InvalidClaimError,

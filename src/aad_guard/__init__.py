@@ -2,16 +2,23 @@
 
 from typing import TYPE_CHECKING
 
+from ._auth_context import AuthContext
 from ._groups import requires_groups
+from ._key_status import KeyStatus
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
-from ._requires import requires
+from ._redis_revocation import RedisRevocationStore
+from ._requires import requires, requires_auth_context
+from ._revocation import InMemoryRevocationStore, RevocationStore
+from ._shared_keys import SharedKeyCache
+from ._telemetry import Telemetry
 from ._validator import TokenValidator
 from .errors import AADGuardError, InsufficientScopeError, KeysUnavailableError, TokenError
 
 if TYPE_CHECKING:
     from ._fastapi import (
         current_principal,
+        require_auth_context,
         require_groups,
         require_roles,
         require_scope_or_role,
@@ -22,17 +29,26 @@ if TYPE_CHECKING:
 __all__ = [
     "AADGuardError",
     "AADGuardMiddleware",
+    "AuthContext",
+    "InMemoryRevocationStore",
     "InsufficientScopeError",
+    "KeyStatus",
     "KeysUnavailableError",
     "Principal",
+    "RedisRevocationStore",
+    "RevocationStore",
+    "SharedKeyCache",
+    "Telemetry",
     "TokenError",
     "TokenValidator",
     "current_principal",
+    "require_auth_context",
     "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
     "requires",
+    "requires_auth_context",
     "requires_groups",
     "swagger_ui_init_oauth",
 ]
@@ -42,9 +58,17 @@ __version__ = "0.1.0.dev0"
 # The public names report this module, as their documentation does: `aad_guard.TokenValidator`.
 for _exported in (
     AADGuardMiddleware,
+    AuthContext,
+    InMemoryRevocationStore,
+    KeyStatus,
     Principal,
+    RedisRevocationStore,
+    RevocationStore,
+    SharedKeyCache,
+    Telemetry,
     TokenValidator,
     requires,
+    requires_auth_context,
     requires_groups,
 ):
     _exported.__module__ = __name__
@@ -55,6 +79,7 @@ del _exported, TYPE_CHECKING
 _FASTAPI_NAMES = frozenset(
     {
         "current_principal",
+        "require_auth_context",
         "require_groups",
         "require_roles",
         "require_scope_or_role",

@@ -11,6 +11,7 @@ until it is done (the key store keeps it with its fetch under way).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 
 __all__ = ["spawn"]
@@ -28,7 +29,9 @@ def spawn(function: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
         # No asyncio loop: anyio's other backend, trio, is running.
         import trio  # noqa: PLC0415 (trio is optional: only a trio app has it)
 
-        trio.lowlevel.spawn_system_task(function)
+        # The caller's context, as asyncio's tasks get: a fetch's span nests under the
+        # request's span that started it.
+        trio.lowlevel.spawn_system_task(function, context=contextvars.copy_context())
         return None
 
     async def run() -> None:

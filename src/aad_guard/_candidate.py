@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypedDict
 
+from jwt.algorithms import Algorithm
+
 from ._flavour import Flavour
 from ._jose import CompactJWS, KeyRef, TokenReader
 from ._keys import KeySnapshot, KeyStore, SigningKey
 from ._settings import ValidatorSettings
-from ._signature import RSAVerifier
 from ._version import TokenVersion
 
 __all__ = ["Candidate", "Check", "CheckContext", "CheckFunction", "Evidence"]
@@ -36,7 +37,7 @@ class CheckContext:
     settings: ValidatorSettings
     keys: KeyStore
     reader: TokenReader
-    algorithms: Mapping[str, RSAVerifier]
+    algorithms: Mapping[str, Algorithm]
     flavour: Flavour = Flavour.WORKFORCE
 
 

@@ -1,7 +1,8 @@
 """The validator's checks: named functions, run in the order of `CHECKS`, cheap ones first.
 
-Longer than 400 lines because `CHECKS`, one declaration per check (about 150 lines), reads
-best beside the checks it orders; the flavour-specific checks are in `_flavour_checks`.
+Longer than 400 lines because it is the one ordered list of checks with each check's function
+beside it: split, a check would be read apart from its place in the order. The
+flavour-specific checks are in `_flavour_checks`.
 
 `TokenValidator` runs every check of `CHECKS` on a `Candidate`, the token under check, until
 one raises; `aad-guard token check` walks the same list to explain a verdict. A check reads
@@ -32,6 +33,8 @@ from ._flavour_checks import (
     refuse_guest,
 )
 from ._policy import TenantPolicy
+from ._principal import LIST_CLAIMS
+from ._revocation_check import check_revocation
 from ._tenant import ISSUER_PLACEHOLDER, is_guid
 from ._version import CLIENT_CLAIM, TokenVersion
 from .errors import (
@@ -175,11 +178,12 @@ def _check_token_type(token: Candidate, context: CheckContext) -> None:
     # must not turn a user's token into an app-only one.
     scp = _optional_string(claims, "scp", evidence)
     has_roles = "roles" in claims
-    roles = claims.get("roles")
-    if has_roles and not (isinstance(roles, list) and all(isinstance(role, str) for role in roles)):
-        raise InvalidClaimError(
-            f"The token's 'roles' is not a list of strings: {roles!r}.", claim="roles", **evidence
-        )
+    for name in ("roles", *LIST_CLAIMS):
+        value = claims.get(name, [])
+        if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            raise InvalidClaimError(
+                f"The token's {name!r} is not a list of strings: {value!r}.", claim=name, **evidence
+            )
     client_claim = CLIENT_CLAIM[token.version]
     client = _optional_string(claims, client_claim, evidence)
     for name in _PRINCIPAL_STRING_CLAIMS:
@@ -327,7 +331,9 @@ CHECKS: Final[tuple[Check, ...]] = (
         "Access token (azp/appid, scp/roles)",
         _check_token_type,
         reasons=frozenset({"not_an_access_token", "no_scopes_or_roles"}),
-        claims=frozenset({"scp", "roles", *CLIENT_CLAIM.values(), *_PRINCIPAL_STRING_CLAIMS}),
+        claims=frozenset(
+            {"scp", "roles", *LIST_CLAIMS, *CLIENT_CLAIM.values(), *_PRINCIPAL_STRING_CLAIMS}
+        ),
     ),
     Check(
         "user_flow",
@@ -380,6 +386,16 @@ CHECKS: Final[tuple[Check, ...]] = (
         refuse_guest,
         reasons=frozenset({"guest_not_allowed"}),
         applies=lambda settings: not settings.allow_guest_users,
+    ),
+    # Last and on every hit (docs/stepup.md); never in the CLI (no store): under `signature`.
+    Check(
+        "revocation",
+        "Not revoked",
+        check_revocation,
+        reasons=frozenset({"token_revoked"}),
+        part_of="signature",
+        applies=lambda settings: settings.revocation_store is not None,
+        on_cache_hit="repeat",
     ),
 )
 """Every check, in the order the validator runs them (docs/design.md, behaviour rules)."""

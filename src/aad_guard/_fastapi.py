@@ -10,12 +10,14 @@ from fastapi.requests import HTTPConnection
 from fastapi.security import OAuth2, SecurityScopes
 
 from ._announce import ROUTE_SCOPES_ATTRIBUTE, SCHEME_DESCRIPTION, SCHEME_NAME
+from ._auth_context import AuthContext, AuthContextResolver
 from ._groups import GroupRequirement, GroupResolver
 from ._principal import Principal
 from ._requirement import Requirement, caller, names
 
 __all__ = [
     "current_principal",
+    "require_auth_context",
     "require_groups",
     "require_roles",
     "require_scope_or_role",
@@ -95,6 +97,26 @@ def require_scope_or_role(
 ) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits tokens with any one of `scopes` or any one of `roles`."""
     return _require(scopes, roles)
+
+
+def require_auth_context(
+    context: str | AuthContextResolver, *, operation: str | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits tokens satisfying an authentication context (`acrs`).
+
+    `context` is an id (`"c1"`) or a resolver `(tenant_id, operation) -> id | None`, sync or
+    async. A caller without it gets 401 `insufficient_claims` with a claims challenge when its
+    app declared `cp1`, else 403 saying what is required. Returns the `Principal`.
+
+    Raises:
+        ValueError: the id is not `c1` to `c99`, or a resolver comes without `operation`.
+    """
+    requirement = AuthContext(context, operation)
+
+    async def dependency(connection: HTTPConnection, _: None = Security(entra_scheme)) -> Principal:
+        return await requirement.admit(connection.scope)
+
+    return dependency
 
 
 def require_groups(

@@ -53,11 +53,16 @@ class FetchError(Exception):
 
     Attributes:
         retry_after: Seconds the provider asked us to wait (`Retry-After`), if it did.
+        kind: How it failed, a short constant for metrics: `timeout`, `transport_error`,
+            `body_too_large`, `invalid_document`, or the HTTP status code (`"503"`).
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, kind: str = "invalid_document"
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.kind = kind
 
 
 def _is_loopback(host: str) -> bool:
@@ -127,7 +132,9 @@ async def _read_capped(response: HTTPResponse, max_bytes: int) -> bytes:
         async for chunk in chunks:
             body += chunk
             if len(body) > max_bytes:
-                raise FetchError(f"the body is larger than {max_bytes} bytes")
+                raise FetchError(
+                    f"the body is larger than {max_bytes} bytes", kind="body_too_large"
+                )
     finally:
         # Stopping early leaves the generator suspended; close it now, not at GC (trio warns).
         close = getattr(chunks, "aclose", None)
@@ -160,16 +167,17 @@ async def fetch_json(
                     raise FetchError(
                         f"GET {url} answered {response.status_code}",
                         retry_after=_retry_after(response.headers),
+                        kind=str(response.status_code),
                     )
                 body = await _read_capped(response, max_bytes)
     except FetchError:
         raise
     except TimeoutError as exc:
-        raise FetchError(f"GET {url} took longer than {timeout} s") from exc
+        raise FetchError(f"GET {url} took longer than {timeout} s", kind="timeout") from exc
     # The client may be httpx or httpx2, whose error trees are distinct: any failure of the
     # exchange is a failed fetch. Cancellation is a BaseException and passes through.
     except Exception as exc:
-        raise FetchError(f"GET {url} failed: {type(exc).__name__}") from exc
+        raise FetchError(f"GET {url} failed: {type(exc).__name__}", kind="transport_error") from exc
     try:
         return loads_object(body)
     except ValueError as exc:

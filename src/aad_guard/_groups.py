@@ -8,18 +8,16 @@ unless the app gives a resolver that looks the groups up (in Microsoft Graph).
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar, cast
+from typing import TypeAlias, TypeVar
 
 from starlette.types import Scope
 
 from ._callables import check_signature
 from ._principal import Principal
 from ._requirement import caller, names
-from ._requires import connection_of
+from ._requires import admitting_async
 from .errors import GroupsOverageError, MissingTokenError, NotInGroupError
 
 __all__ = ["GroupRequirement", "GroupResolver", "requires_groups"]
@@ -91,17 +89,4 @@ def requires_groups(
     Raises:
         ValueError: no group is named.
     """
-    requirement = GroupRequirement.of(groups, resolver)
-
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        if not inspect.iscoroutinefunction(endpoint):
-            raise TypeError("requires_groups decorates async endpoints")
-
-        @functools.wraps(endpoint)
-        async def admit_then_await(*args: object, **kwargs: object) -> object:
-            await requirement.admit(connection_of(args, kwargs).scope)
-            return await endpoint(*args, **kwargs)
-
-        return cast("Endpoint", admit_then_await)
-
-    return decorate
+    return admitting_async(GroupRequirement.of(groups, resolver), "requires_groups")

@@ -1,6 +1,7 @@
 """The key store: OpenID metadata and JWKS, cached with single flight, refresh and cooldown.
 
-One store serves one configuration (authority + tenant). Its rules (docs/design.md, rules 8-15):
+One store serves one configuration (authority + tenant). Its rules (docs/design.md, rules 8-14;
+the JWKS's keys, rule 15, are `_jwks`'s):
 every fetch runs once for all callers and outside any request; the last good key set keeps
 serving through failures for up to `max_stale`; a failed fetch never replaces good data;
 retries back off; an unknown `kid` refetches at most once per `kid_miss_cooldown`.
@@ -11,124 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final
-from urllib.parse import quote
+import time
+from collections.abc import Callable
 
 import anyio
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from ._background import spawn
+from ._documents import DocumentRules, Documents
 from ._fetch import AsyncHTTPClient, FetchError, Origin, fetch_json
-from ._jose import KeyRef, b64url_decode
-from ._policy import IssuerTemplate
+from ._jwks import RSA_ALGORITHMS, KeySnapshot, SigningKey, parse_jwks
+from ._key_status import KeyStatus
+from ._shared_keys import SharedKeyCache
+from ._telemetry import FetchReason, KeySource, Telemetry
 from ._tenant import Tenant
 from .errors import KeysUnavailableError
 
-__all__ = ["RSA_ALGORITHMS", "KeySnapshot", "KeyStore", "SigningKey", "parse_jwks"]
+__all__ = ["RSA_ALGORITHMS", "KeySnapshot", "KeyStatus", "KeyStore", "SigningKey", "parse_jwks"]
 
 logger = logging.getLogger("aad_guard")
 
-MIN_RSA_BITS: Final = 2048
 _FIRST_RETRY = 1.0
 _MAX_RETRY = 300.0
-# The JWS algorithms of RSA keys: Entra signs only with RSA keys.
-RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    """A usable RSA signing key from the JWKS, with the issuer it is bound to (if any)."""
-
-    kid: str
-    x5t: str | None
-    issuer: str | None
-    algorithm: str | None
-    public_key: RSAPublicKey
-
-
-@dataclass(frozen=True, slots=True)
-class KeySnapshot:
-    """One good, validated fetch: issuer templates and keys, taken together."""
-
-    issuer_v2: IssuerTemplate
-    issuer_v1: IssuerTemplate | None
-    keys: Mapping[str, SigningKey]
-    keys_by_x5t: Mapping[str, SigningKey]
-    fetched_at: float
-
-    def find(self, ref: KeyRef) -> SigningKey | None:
-        """The key a token names: by exact `kid`, or by `x5t` for old v1 tokens without one."""
-        if ref.kid is not None:
-            return self.keys.get(ref.kid)
-        return self.keys_by_x5t.get(ref.value) or self.keys.get(ref.value)
-
-
-def _modulus_bits(n: object) -> int:
-    """The size of an RSA modulus in JWK form; 0 if it is not one."""
-    try:
-        return int.from_bytes(b64url_decode(n), "big").bit_length() if isinstance(n, str) else 0
-    except ValueError:
-        return 0
-
-
-def _signing_key(jwk: object) -> SigningKey | None:
-    """A JWK as a `SigningKey`, or `None` if it must not verify tokens (rule 15)."""
-    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
-        return None
-    kid, x5t, use = jwk.get("kid"), jwk.get("x5t"), jwk.get("use", "sig")
-    issuer, algorithm, key_ops = jwk.get("issuer"), jwk.get("alg"), jwk.get("key_ops")
-    if not isinstance(kid, str) or not kid or use != "sig":
-        return None
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return None
-    if algorithm is not None and algorithm not in RSA_ALGORITHMS:
-        return None
-    if not (issuer is None or isinstance(issuer, str)) or not (x5t is None or isinstance(x5t, str)):
-        return None
-    if _modulus_bits(jwk.get("n")) < MIN_RSA_BITS:
-        return None
-    try:
-        # PyJWK parses the JWK; its errors quote the whole key, so they are not passed on.
-        key = jwt.PyJWK(jwk, algorithm="RS256").key
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-    if not isinstance(key, RSAPublicKey):
-        return None
-    return SigningKey(kid, x5t, issuer, algorithm, key)
-
-
-def parse_jwks(
-    document: Mapping[str, object],
-) -> tuple[dict[str, SigningKey], dict[str, SigningKey]]:
-    """The usable signing keys of a JWKS, by `kid` and by `x5t`.
-
-    A `kid` that two keys share names no key: both are dropped.
-
-    Raises:
-        ValueError: no usable signing key at all.
-    """
-    entries = document.get("keys")
-    if not isinstance(entries, list):
-        raise ValueError("the JWKS has no 'keys' list")
-    by_kid: dict[str, SigningKey] = {}
-    ambiguous: set[str] = set()
-    for entry in entries:
-        key = _signing_key(entry)
-        if key is None:
-            continue
-        if key.kid in by_kid:
-            ambiguous.add(key.kid)
-        by_kid[key.kid] = key
-    for kid in ambiguous:
-        del by_kid[kid]
-    if not by_kid:
-        raise ValueError("the JWKS has no usable RSA signing key")
-    by_x5t = {key.x5t: key for key in by_kid.values() if key.x5t is not None}
-    return by_kid, by_x5t
+_MIN_JITTER = 0.9
 
 
 class _Flight:
@@ -158,6 +64,8 @@ class KeyStore:
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
         on_new_snapshot: Called, without awaiting, each time a fetch yields a new key set.
+        shared: Redis as a second level shared by a fleet (`_shared_keys`); `None`: none.
+        telemetry: Where fetches, key age and stale serving are recorded.
     """
 
     def __init__(
@@ -177,13 +85,20 @@ class KeyStore:
         max_document_bytes: int,
         clock: Callable[[], float],
         on_new_snapshot: Callable[[KeySnapshot], None] | None = None,
+        shared: SharedKeyCache | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._origin = authority
-        self._tenant = tenant
         self.metadata_url = metadata_url
         self.metadata_url_v1 = metadata_url_v1
-        self._any_issuer_form = any_issuer_form
-        self._custom_keys_app_id = custom_keys_app_id
+        self._rules = DocumentRules(
+            authority,
+            tenant,
+            metadata_url,
+            metadata_url_v1,
+            custom_keys_app_id,
+            issuer_as_named=any_issuer_form,
+        )
         self._client = http_client
         self._owns_client = http_client is None
         self._refresh_interval = refresh_interval
@@ -199,6 +114,39 @@ class KeyStore:
         self._failures = 0
         self._retry_at = 0.0
         self._refresh_at = 0.0
+        # Shared entries count as fresh until the earliest jittered refresh: a replica that
+        # reads one never refreshes again before the fleet's next fetch is due.
+        self._shared = (
+            shared.documents(
+                [self.metadata_url, self.metadata_url_v1 or "", custom_keys_app_id or ""],
+                fresh_for=refresh_interval * _MIN_JITTER,
+                max_document_bytes=max_document_bytes,
+            )
+            if shared is not None
+            else None
+        )
+        self._last_error: str | None = None
+        self._telemetry = telemetry or Telemetry(enabled=False)
+        self._attributes = {"server.address": authority.host, "aad_guard.tenant": str(tenant)}
+        self._key_source = KeySource(self._key_age, self._attributes)
+        self._telemetry.watch_keys(self._key_source)
+
+    def _key_age(self) -> float | None:
+        snapshot = self._snapshot
+        return None if snapshot is None else self._clock() - snapshot.fetched_at
+
+    def status(self) -> KeyStatus:
+        """The keys' readiness now; starts nothing and never waits."""
+        snapshot, age = self._snapshot, self._key_age()
+        fetched = self._last_fetch_end is not None
+        return KeyStatus(
+            ready=age is not None and age <= self._max_stale,
+            key_age=age,
+            keys=len(snapshot.keys) if snapshot is not None else 0,
+            last_fetch=None if not fetched else "failure" if self._failures else "success",
+            last_fetch_error=self._last_error if self._failures else None,
+            refreshing=self._flight is not None,
+        )
 
     def current(self) -> KeySnapshot | None:
         """The current key set if it is usable now, else `None`; never waits.
@@ -209,7 +157,9 @@ class KeyStore:
         snapshot = self._snapshot
         if snapshot is not None and now - snapshot.fetched_at <= self._max_stale:
             if now >= self._refresh_at and now >= self._retry_at and self._flight is None:
-                self._start_fetch()  # refresh in the background; keep serving meanwhile
+                self._start_fetch("refresh")  # in the background; keep serving meanwhile
+            if self._failures:
+                self._telemetry.served_stale(self._attributes)
             return snapshot
         return None
 
@@ -230,7 +180,7 @@ class KeyStore:
                     "No signing keys, and the last fetch failed; backing off.",
                     retry_after=self._retry_at - now,
                 )
-            flight = self._start_fetch()
+            flight = self._start_fetch("cold")
         await self._wait(flight)
         return self._usable_snapshot()
 
@@ -248,7 +198,8 @@ class KeyStore:
             )
             if cooling or now < self._retry_at:
                 return None
-            flight = self._start_fetch()
+            # A shared entry helps only if another replica fetched since this one did.
+            flight = self._start_fetch("unknown_kid", newer_only=True)
         await self._wait(flight)
         try:
             return self._usable_snapshot()
@@ -261,8 +212,18 @@ class KeyStore:
         Raises:
             KeysUnavailableError: the fetch failed and no usable key set is cached.
         """
-        await self._wait(self._flight or self._start_fetch())
+        await self._wait(self._flight or self._start_fetch("refresh"))
         self._usable_snapshot()
+
+    async def warm(self) -> None:
+        """Fetch unless a usable key set is cached, and wait for it.
+
+        Raises:
+            KeysUnavailableError: the fetch failed and no usable key set is cached.
+        """
+        if self.status().ready:
+            return
+        await self.refresh()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this store created it."""
@@ -282,40 +243,60 @@ class KeyStore:
 
     async def _wait(self, flight: _Flight) -> None:
         # The fetch bounds itself; this bound only guards against a fetch lost with its loop.
-        with anyio.move_on_after(3 * self._fetch_timeout + 1):
+        shared = self._shared.budget if self._shared is not None else 0.0
+        with anyio.move_on_after(3 * self._fetch_timeout + 1 + shared):
             await flight.done.wait()
 
-    def _start_fetch(self) -> _Flight:
+    def _start_fetch(self, reason: FetchReason, *, newer_only: bool = False) -> _Flight:
+        # A fetch after a failed one is a retry, and the first one a cold start, whatever
+        # asked for it.
+        if self._failures:
+            reason = "retry"
+        elif self._snapshot is None:
+            reason = "cold"
         flight = _Flight()
         self._flight = flight
-        flight.task = spawn(lambda: self._run_fetch(flight))
+        flight.task = spawn(lambda: self._run_fetch(flight, reason, newer_only=newer_only))
         return flight
 
-    async def _run_fetch(self, flight: _Flight) -> None:
+    async def _run_fetch(self, flight: _Flight, reason: FetchReason, *, newer_only: bool) -> None:
+        started = time.time_ns()
+        error: FetchError | None = None
         try:
-            snapshot = await self._fetch_snapshot()
-        except FetchError as exc:
-            self._record_failure(exc)
-        except Exception as exc:  # a bug must not kill the event loop's system nursery
-            logger.exception("aad_guard key fetch failed unexpectedly")
-            self._record_failure(FetchError(type(exc).__name__))
-        else:
-            self._snapshot = snapshot
-            if self._on_new_snapshot is not None:
-                # In the same step as the swap: nobody sees the new keys before the hook ran.
-                self._on_new_snapshot(snapshot)
-            self._failures = 0
-            self._retry_at = 0.0
-            # Jitter spreads the refreshes of many workers started together.
-            jitter = random.uniform(0.9, 1.0)  # noqa: S311 - not for security
-            self._refresh_at = snapshot.fetched_at + self._refresh_interval * jitter
+            with self._telemetry.fetch_span(reason, self._attributes):
+                try:
+                    snapshot = await self._fetch_snapshot(newer_only=newer_only)
+                except FetchError as exc:
+                    error = exc
+                except Exception as exc:  # a bug must not kill the event loop's system nursery
+                    logger.exception("aad_guard key fetch failed unexpectedly")
+                    error = FetchError(type(exc).__name__, kind="_OTHER")
+                else:
+                    self._take(snapshot)
+                self._telemetry.fetched(
+                    started, reason, self._attributes, None if error is None else error.kind
+                )
+            if error is not None:
+                self._record_failure(error)
         finally:
             self._last_fetch_end = self._clock()
             self._flight = None
             flight.done.set()
 
+    def _take(self, snapshot: KeySnapshot) -> None:
+        self._snapshot = snapshot
+        if self._on_new_snapshot is not None:
+            # In the same step as the swap: nobody sees the new keys before the hook ran.
+            self._on_new_snapshot(snapshot)
+        self._failures = 0
+        self._retry_at = 0.0
+        # Jitter spreads the refreshes of many workers started together.
+        jitter = random.uniform(_MIN_JITTER, 1.0)  # noqa: S311 - not for security
+        self._refresh_at = snapshot.fetched_at + self._refresh_interval * jitter
+
     def _record_failure(self, error: FetchError) -> None:
         self._failures += 1
+        self._last_error = error.kind
         delay = min(_FIRST_RETRY * 2 ** (self._failures - 1), _MAX_RETRY)
         if error.retry_after is not None:
             delay = max(delay, min(error.retry_after, _MAX_RETRY))
@@ -338,53 +319,27 @@ class KeyStore:
             max_bytes=self._max_document_bytes,
         )
 
-    async def _fetch_snapshot(self) -> KeySnapshot:
-        documents: dict[str, dict[str, object]] = {}
-        errors: list[FetchError] = []
+    async def _fetch_snapshot(self, *, newer_only: bool) -> KeySnapshot:
+        async def fetch() -> Documents:
+            return await self._rules.fetch(self._get)
 
-        async def get(url: str) -> None:
-            try:
-                documents[url] = await self._get(url)
-            except FetchError as exc:  # kept out of the task group's ExceptionGroup
-                errors.append(exc)
+        if self._shared is None:
+            return self._accept(await fetch(), 0.0)
+        return await self._shared.load(fetch, self._accept, newer_only=newer_only)
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(get, self.metadata_url)
-            if self.metadata_url_v1 is not None:
-                group.start_soon(get, self.metadata_url_v1)
-        if errors:
-            raise errors[0]
-        metadata = documents[self.metadata_url]
+    def _accept(self, documents: Documents, age: float) -> KeySnapshot:
+        """Check documents, fetched or shared, in full; the key set they give, `age` s old.
+
+        Raises:
+            FetchError: a document is missing or breaks a rule; nothing cached changes.
+        """
+        issuer_v2, issuer_v1 = self._rules.issuers(documents)
+        jwks_uri = self._rules.jwks_uri(documents)
+        jwks = documents.get(jwks_uri)
+        if jwks is None:
+            raise FetchError(f"no key set from {jwks_uri}")
         try:
-            issuer_v2 = (
-                IssuerTemplate.of_metadata(metadata.get("issuer"), tenant=self._tenant)
-                if self._any_issuer_form
-                else IssuerTemplate.parse(
-                    metadata.get("issuer"), version="2.0", tenant=self._tenant
-                )
-            )
-            issuer_v1 = None
-            if self.metadata_url_v1 is not None:
-                issuer_v1 = IssuerTemplate.parse(
-                    documents[self.metadata_url_v1].get("issuer"),
-                    version="1.0",
-                    tenant=self._tenant,
-                )
-                if issuer_v1.tenant_id != issuer_v2.tenant_id:
-                    raise ValueError("the v1 and v2 metadata name different tenants")
-        except ValueError as exc:
-            raise FetchError(f"GET {self.metadata_url}: {exc}") from exc
-        jwks_uri = self._jwks_uri(metadata.get("jwks_uri"))
-        try:
-            keys, keys_by_x5t = parse_jwks(await self._get(jwks_uri))
+            keys, keys_by_x5t = parse_jwks(jwks)
         except ValueError as exc:
             raise FetchError(f"GET {jwks_uri}: {exc}") from exc
-        return KeySnapshot(issuer_v2, issuer_v1, keys, keys_by_x5t, self._clock())
-
-    def _jwks_uri(self, value: object) -> str:
-        if not isinstance(value, str) or not self._origin.owns(value):
-            raise FetchError(f"the metadata's jwks_uri {value!r} is not on {self._origin.url}")
-        if self._custom_keys_app_id is None:
-            return value
-        separator = "&" if "?" in value else "?"
-        return f"{value}{separator}appid={quote(self._custom_keys_app_id, safe='')}"
+        return KeySnapshot(issuer_v2, issuer_v1, keys, keys_by_x5t, self._clock() - age)

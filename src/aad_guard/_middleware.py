@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Unpack, overload
 
@@ -14,28 +14,24 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._announce import EntraApp, announce
+from ._authorization import authorization_header, bearer_token
 from ._callables import check_signature
 from ._challenge import error_body, error_headers
 from ._exclusions import Exclusions
 from ._principal import Principal
 from ._routing import ValidatorRouter
+from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
+from ._warm_up import check_warm_up, warming
 from .errors import (
     AADGuardError,
-    DuplicateAuthorizationError,
     MalformedAuthorizationError,
-    MissingTokenError,
     TokenError,
 )
 
 __all__ = ["AADGuardMiddleware"]
 
 logger = logging.getLogger("aad_guard")
-
-# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive.
-# b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: .*)?")
 
 _MISCONFIGURED_BODY = (
     b'{"error":"misconfigured","error_description":'
@@ -74,6 +70,12 @@ class AADGuardMiddleware:
         realm: The `realm` of the challenges, if any.
         on_error: `(connection, error) -> Response`, sync or async, to answer refusals
             yourself (HTTP only).
+        warm_up: Seconds to spend fetching metadata and keys at lifespan startup, after
+            the app's own startup, so that the first request finds them. Default `None`:
+            no warm-up, the first request fetches.
+        require_keys_at_startup: With `warm_up`, fail the server's startup when no keys
+            could be had in that time. Default `False`: start anyway, log a warning, and
+            let requests fetch (a readiness probe on `validator.status()` tells).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -94,6 +96,8 @@ class AADGuardMiddleware:
         required: bool = True,
         realm: str | None = None,
         on_error: ErrorHandler | None = None,
+        warm_up: float | None = None,
+        require_keys_at_startup: bool = False,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
@@ -101,6 +105,8 @@ class AADGuardMiddleware:
         self._required = required
         self._realm = realm
         self._on_error = on_error
+        self._warm_up = warm_up
+        self._require_keys = bool(require_keys_at_startup)
         # Starlette builds its middleware at the first ASGI call, where uvicorn's default
         # `--lifespan auto` swallows an exception and then answers 500 to every request; so
         # a bad setting is kept and answered at startup instead (see _refuse_to_start).
@@ -114,6 +120,7 @@ class AADGuardMiddleware:
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
             _check_realm(realm)
+            check_warm_up(warm_up, require_keys_at_startup)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
                 check_signature(
@@ -148,18 +155,22 @@ class AADGuardMiddleware:
             await self._refuse_to_start(scope, receive, send, self._configuration_error)
             return
         if scope["type"] == "lifespan":
-            await self.app(scope, self._closing_at_shutdown(receive), send)
+            startup = warming(
+                send, self._router.validators, self._warm_up, require_keys=self._require_keys
+            )
+            await self.app(scope, self._closing_at_shutdown(receive), startup)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         announce(scope.get("app"), *self._entra_apps)  # the app that added this middleware
+        scope[SCOPE_KEY] = self.validator.telemetry  # route requirements count with it
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
             await self._call_app(scope, receive, send)
             return
         try:
-            header = self._bearer_header(scope)
+            header = self._recorded_bearer_header(scope)
             principal: Principal | None = None
             if header is not None:
                 try:
@@ -217,29 +228,17 @@ class AADGuardMiddleware:
         for message in held:
             await send(message)
 
-    def _bearer_header(self, scope: Scope) -> bytes | None:
-        """The `Authorization` value if it names the Bearer scheme; `None` for anonymous.
-
-        Raises:
-            AADGuardError: no token where one is required, or a malformed or repeated header.
-        """
-        values = [value for name, value in scope["headers"] if name == b"authorization"]
-        if len(values) > 1:
-            raise DuplicateAuthorizationError
-        raw = values[0] if values else b""
-        if raw[:7].lower() == b"bearer ":
-            return raw
-        header = raw.decode("latin-1")
-        if not header.strip():
-            if self._required:
-                raise MissingTokenError
-            return None
-        if header.split(" ", 1)[0].lower() == "bearer" or not _SCHEME.fullmatch(header):
-            raise MalformedAuthorizationError
-        # Another scheme (Basic, ...) carries no bearer token: as if none were sent.
-        if self._required:
-            raise MissingTokenError
-        return None
+    def _recorded_bearer_header(self, scope: Scope) -> bytes | None:
+        """`authorization_header`, counting the authentications it ends (the validator the rest)."""
+        started = time.time_ns()
+        try:
+            header = authorization_header(scope, required=self._required)
+        except AADGuardError as error:
+            self.validator.telemetry.authenticated(started, error=error)
+            raise
+        if header is None:
+            self.validator.telemetry.authenticated(started)
+        return header
 
     def _log(self, scope: Scope, error: AADGuardError) -> None:
         # The reason code, tenant id and key id: never the token or other claim values. What
@@ -265,7 +264,14 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        headers = error_headers(error, realm=self._realm)
+        validator = self.validator
+        tenant = "common" if validator.tenant.is_keyword else str(validator.tenant)
+        headers = error_headers(
+            error,
+            realm=self._realm,
+            authorization_uri=f"{validator.authority}/{tenant}/oauth2/authorize",
+            client_id=validator.client_id,
+        )
         body = error_body(error)
         if scope["type"] == "websocket":
             await _refuse_websocket(scope, send, error.status_code, headers, body)
@@ -337,17 +343,6 @@ def _printable(value: str | None) -> str | None:
     if value is None or (value.isascii() and value.isprintable()):
         return value
     return value.encode("unicode_escape").decode("ascii")
-
-
-def bearer_token(header: bytes) -> str | None:
-    """The b64token of a `Bearer` `Authorization` value (RFC 6750 §2.1), or `None`."""
-    if header[:6].lower() != b"bearer" or header[6:7] != b" ":
-        return None
-    value = header[7:].strip(b" ")
-    characters = value.rstrip(b"=")
-    if not characters or characters.translate(None, _B64TOKEN_CHARACTERS):
-        return None
-    return value.decode("ascii")
 
 
 def _set_anonymous(scope: Scope) -> None:

@@ -13,7 +13,7 @@ from ._flavour import Flavour
 from ._tenant import MSA_TENANT_ID
 from ._version import CLIENT_CLAIM, TokenVersion
 
-__all__ = ["Principal", "VerifiedToken", "is_guest", "user_flow"]
+__all__ = ["LIST_CLAIMS", "Principal", "VerifiedToken", "is_guest", "user_flow"]
 
 _NO_NAMES: frozenset[str] = frozenset()
 _TO_BASE64 = bytes.maketrans(b"-_", b"+/")
@@ -112,6 +112,19 @@ def _string(claims: Mapping[str, object], *names: str) -> str | None:
     return None
 
 
+# The list claims it reads besides `roles`: authentication contexts and client capabilities.
+LIST_CLAIMS = ("acrs", "xms_cc")
+
+
+def _names(value: object) -> frozenset[str]:
+    """The strings of a list claim (`acrs`, `xms_cc`); the validator checked its type."""
+    return (
+        frozenset(item for item in value if isinstance(item, str))
+        if isinstance(value, list)
+        else frozenset()
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Principal(BaseUser):
     """The caller behind a validated token; a Starlette `BaseUser`, so `request.user` works.
@@ -128,6 +141,8 @@ class Principal(BaseUser):
         is_app: `True` for an app-only token (client credentials): no `scp`.
         token_version: `"1.0"` or `"2.0"`.
         expires_at: `exp`, in UNIX seconds.
+        auth_contexts: Authentication context ids the token satisfies (`acrs`), e.g. `c1`.
+        client_capabilities: What the calling app declared it handles (`xms_cc`), e.g. `cp1`.
         claims: Every claim of the token, read-only; a Principal from a token decodes them
             on each access (keep the mapping for several lookups).
         is_guest: A guest (B2B) user of a workforce tenant: `idp` is not the issuer, or
@@ -241,6 +256,16 @@ class Principal(BaseUser):
             flavour=flavour,
             accepted_by=accepted_by,
         )
+
+    @property
+    def auth_contexts(self) -> frozenset[str]:
+        """The Conditional Access authentication contexts the token satisfies (`acrs`)."""
+        return _names(self.claims.get("acrs"))
+
+    @property
+    def client_capabilities(self) -> frozenset[str]:
+        """The capabilities the calling app declared (`xms_cc`); `cp1`: claims challenges."""
+        return _names(self.claims.get("xms_cc"))
 
     def has_scope(self, scope: str) -> bool:
         """Whether the token grants the delegated scope `scope` (case-sensitive)."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from starlette.types import Scope
 
 from ._principal import Principal
-from .errors import InsufficientScopeError, MissingTokenError
+from ._telemetry import record_authorization
+from .errors import AADGuardError, InsufficientScopeError, MissingTokenError
 
 __all__ = ["Requirement", "caller", "names", "short_scope"]
 
@@ -74,6 +75,13 @@ class Requirement:
             )
         return cls(tuple(short_scope(scope) for scope in scopes), roles)
 
+    @property
+    def kind(self) -> str:
+        """`scopes`, `roles` or `scopes_or_roles`: what the authorization counter names."""
+        if self.scopes and self.roles:
+            return "scopes_or_roles"
+        return "scopes" if self.scopes else "roles"
+
     def admit(self, scope: Scope) -> Principal:
         """The caller of this connection, if it holds one of the scopes or roles.
 
@@ -81,6 +89,15 @@ class Requirement:
             MissingTokenError: the connection is anonymous (401).
             InsufficientScopeError: the token grants none of them (403).
         """
+        try:
+            principal = self._admit(scope)
+        except AADGuardError as error:
+            record_authorization(scope, self.kind, error)
+            raise
+        record_authorization(scope, self.kind)
+        return principal
+
+    def _admit(self, scope: Scope) -> Principal:
         principal = caller(scope)
         if principal is None:
             raise MissingTokenError("This route needs an access token; the request is anonymous.")

@@ -1,17 +1,26 @@
-"""`requires(...)`: a Starlette endpoint's scope or role requirement, refused as RFC 6750 says."""
+"""Starlette endpoint decorators: `requires(...)` (scopes, roles) and `requires_auth_context`."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
+from ._auth_context import AuthContext, AuthContextResolver
+from ._principal import Principal
 from ._requirement import Requirement
 
-__all__ = ["connection_of", "requires"]
+__all__ = [
+    "AsyncRequirement",
+    "admitting_async",
+    "connection_of",
+    "requires",
+    "requires_auth_context",
+]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
 
@@ -48,6 +57,53 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
             return endpoint(*args, **kwargs)
 
         return cast("Endpoint", admit_then_call)
+
+    return decorate
+
+
+def requires_auth_context(
+    context: str | AuthContextResolver, *, operation: str | None = None
+) -> Callable[[Endpoint], Endpoint]:
+    """Admit only callers whose token satisfies an authentication context (`acrs`).
+
+    `context` is an id (`"c1"`) or a resolver `(tenant_id, operation) -> id | None`, sync or
+    async. Decorates async Starlette endpoints taking the `Request` or `WebSocket` (the check
+    may await the resolver). A caller without the context gets 401 `insufficient_claims` with a
+    claims challenge when its app declared `cp1`, else 403 saying what is required; the
+    middleware answers, so it must be in front.
+
+    Raises:
+        ValueError: the id is not `c1` to `c99`, or a resolver comes without `operation`.
+        TypeError: the endpoint is not a coroutine function.
+    """
+    return admitting_async(AuthContext(context, operation), "requires_auth_context")
+
+
+class AsyncRequirement(Protocol):
+    """A requirement whose check may await (a resolver): `AuthContext`, `GroupRequirement`."""
+
+    async def admit(self, scope: Scope) -> Principal:
+        """The caller's `Principal` if the requirement admits it; raises otherwise."""
+        ...
+
+
+def admitting_async(requirement: AsyncRequirement, name: str) -> Callable[[Endpoint], Endpoint]:
+    """A decorator `name` of async endpoints that awaits `requirement` before each call.
+
+    Raises:
+        TypeError: (from the decorator) the endpoint is not a coroutine function.
+    """
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError(f"{name} decorates async endpoints")
+
+        @functools.wraps(endpoint)
+        async def admit_then_await(*args: object, **kwargs: object) -> object:
+            await requirement.admit(connection_of(args, kwargs).scope)
+            return await endpoint(*args, **kwargs)
+
+        return cast("Endpoint", admit_then_await)
 
     return decorate
 

@@ -18,6 +18,9 @@ from ._fetch import AsyncHTTPClient, Origin
 from ._flavour import Flavour, external_id_tenant, flavour_of
 from ._keys import RSA_ALGORITHMS
 from ._policy import TenantPolicy, normalize_tenant_ids
+from ._revocation import FailureMode, RevocationStore
+from ._shared_keys import SharedKeyCache
+from ._telemetry import Telemetry
 from ._tenant import Tenant
 
 __all__ = ["ValidatorOptions", "ValidatorSettings", "default_audiences"]
@@ -59,6 +62,11 @@ class ValidatorOptions(TypedDict, total=False):
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    shared_key_cache: SharedKeyCache | None
+    revocation_store: RevocationStore | None
+    on_revocation_failure: FailureMode
+    revocation_timeout: float
+    telemetry: Telemetry | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +103,11 @@ class ValidatorSettings:
     max_document_bytes: int
     max_cached_tokens: int
     max_token_cache_bytes: int
+    shared_key_cache: SharedKeyCache | None = None
+    revocation_store: RevocationStore | None
+    on_revocation_failure: FailureMode
+    revocation_timeout: float
+    telemetry: Telemetry
 
     @classmethod
     def parse(cls, **options: Unpack[ValidatorOptions]) -> "ValidatorSettings":
@@ -175,10 +188,23 @@ class ValidatorSettings:
                 f"max_stale ({max_stale!r} s) must be at least refresh_interval "
                 f"({refresh_interval!r} s), or keys expire before they are refreshed"
             )
+        telemetry = options.get("telemetry")
+        if telemetry is not None and not isinstance(telemetry, Telemetry):
+            raise TypeError(f"telemetry must be an aad_guard.Telemetry, not {telemetry!r}")
         cache_entries = _size("max_cached_tokens", options.get("max_cached_tokens", 16384))
         cache_bytes = _limit(
             "max_token_cache_bytes", options.get("max_token_cache_bytes", 80 * 1024 * 1024)
         )
+        store = options.get("revocation_store")
+        if store is not None and not callable(getattr(store, "lookup", None)):
+            raise TypeError(
+                f"revocation_store must be a RevocationStore, not {type(store).__name__}"
+            )
+        on_failure = options.get("on_revocation_failure", "admit")
+        if on_failure not in ("admit", "refuse"):
+            raise ValueError(
+                f"on_revocation_failure must be 'admit' or 'refuse', not {on_failure!r}"
+            )
         return cls(
             client_id=client_id,
             tenant=tenant,
@@ -217,6 +243,13 @@ class ValidatorSettings:
             ),
             max_cached_tokens=cache_entries,
             max_token_cache_bytes=cache_bytes,
+            shared_key_cache=_shared_key_cache(options.get("shared_key_cache")),
+            revocation_store=store,
+            on_revocation_failure=on_failure,
+            revocation_timeout=_duration(
+                "revocation_timeout", options.get("revocation_timeout", 0.5), positive=True
+            ),
+            telemetry=telemetry or Telemetry(),
         )
 
     @property
@@ -295,6 +328,12 @@ def _duration(name: str, value: float, *, positive: bool = False) -> float:
         kind = "a positive" if positive else "a non-negative"
         raise ValueError(f"{name} must be {kind} finite number of seconds, not {value!r}")
     return float(value)
+
+
+def _shared_key_cache(value: object) -> SharedKeyCache | None:
+    if value is not None and not isinstance(value, SharedKeyCache):
+        raise TypeError(f"shared_key_cache must be a SharedKeyCache, not {type(value).__name__}")
+    return value
 
 
 def _limit(name: str, value: int) -> int:

@@ -9,16 +9,19 @@ import time
 from types import TracebackType
 from typing import Self, Unpack
 
+from jwt.algorithms import get_default_algorithms
+
 from ._candidate import Candidate, Check, CheckContext
 from ._checks import CHECKS
 from ._jose import TokenReader
+from ._key_status import KeyStatus
 from ._keys import KeyStore
 from ._principal import Principal
 from ._settings import ValidatorOptions, ValidatorSettings
-from ._signature import RSAVerifier
+from ._telemetry import Telemetry
 from ._tenant import Tenant
 from ._token_cache import CachedToken, TokenCache
-from .errors import TokenError
+from .errors import AADGuardError, TokenError
 
 __all__ = ["TokenValidator", "ValidatorOptions"]
 
@@ -94,6 +97,18 @@ class TokenValidator:
         max_token_cache_bytes: The most memory those tokens may hold, as measured per
             entry (the token string and what validating it proved, about 1.2 KiB beyond
             the token). Default 80 MiB: 16384 tokens of up to about 3.8 KB.
+        shared_key_cache: A `SharedKeyCache` on your Redis client, so that a fleet fetches
+            metadata and keys about once per `refresh_interval` and new replicas start warm.
+            Asyncio only. Default: none, each process fetches for itself.
+        revocation_store: Where the app records revoked users, tokens and client apps
+            (`InMemoryRevocationStore`, `RedisRevocationStore`); read after the signature
+            and on every cache hit. Default: none.
+        on_revocation_failure: `"admit"` (default) or `"refuse"` (503 with `Retry-After`)
+            when the store cannot be read within `revocation_timeout` (docs/security.md).
+        revocation_timeout: Seconds one read of the store may take. Default 0.5.
+        telemetry: Where OpenTelemetry metrics and spans go (`aad_guard.Telemetry`).
+            Default: the global providers, when opentelemetry-api is installed
+            (docs/operations.md).
 
     Raises:
         ValueError: a setting is invalid (checked here, never at the first request).
@@ -125,6 +140,12 @@ class TokenValidator:
             max_document_bytes=settings.max_document_bytes,
             clock=settings.clock or time.monotonic,
             on_new_snapshot=self._cache.reconcile if self._cache is not None else None,
+            shared=settings.shared_key_cache,
+            telemetry=settings.telemetry,
+        )
+        self._cache_watch = settings.telemetry.watch_cache(
+            self._cache,
+            {"server.address": settings.authority.host, "aad_guard.tenant": str(settings.tenant)},
         )
         checks = tuple(check for check in CHECKS if check.applies(settings))
         self._checks = checks
@@ -137,7 +158,9 @@ class TokenValidator:
                 allowed_algorithms=settings.allowed_algorithms,
                 max_length=settings.max_token_length,
             ),
-            algorithms={name: RSAVerifier(name) for name in settings.allowed_algorithms},
+            algorithms={
+                name: get_default_algorithms()[name] for name in settings.allowed_algorithms
+            },
             flavour=settings.flavour,
         )
 
@@ -165,6 +188,11 @@ class TokenValidator:
     def authority(self) -> str:
         """The cloud's sign-in origin, e.g. `https://login.microsoftonline.com`."""
         return self._settings.authority.url
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """Where this validator's metrics and spans go."""
+        return self._settings.telemetry
 
     @property
     def metadata_url(self) -> str:
@@ -197,6 +225,17 @@ class TokenValidator:
             TokenError: the token must be refused (401); `reason` says why.
             KeysUnavailableError: no signing keys could be had (503).
         """
+        started = time.time_ns()
+        try:
+            principal, hit = await self._authenticate(token)
+        except AADGuardError as error:
+            self._settings.telemetry.authenticated(started, error=error)
+            raise
+        self._settings.telemetry.authenticated(started, principal=principal, cache_hit=hit)
+        return principal
+
+    async def _authenticate(self, token: str) -> tuple[Principal, bool | None]:
+        """`validate`'s work; also whether the token cache answered (`None`: no cache)."""
         cache = self._cache
         if cache is not None and isinstance(token, str):
             cached = cache.get(token)
@@ -204,7 +243,7 @@ class TokenValidator:
             if hit is not None:
                 if self._on_cache_hit_after:
                     await self._run(self._on_cache_hit_after, hit)
-                return hit.principal
+                return hit.principal, True
         candidate = Candidate(token)
         await self._run(self._checks, candidate)
         principal = Principal.from_claims(
@@ -224,7 +263,7 @@ class TokenValidator:
                 nbf=candidate.nbf,
                 issuer=candidate.issuer,
             )
-        return principal
+        return principal, None if cache is None else False
 
     def _still_holds(self, token: str, cached: CachedToken, cache: TokenCache) -> _Hit | None:
         """A cached token, if it passes the checks a cached token can fail without a fetch.
@@ -260,6 +299,25 @@ class TokenValidator:
             KeysUnavailableError: the fetch failed and no usable keys are cached.
         """
         await self._context.keys.refresh()
+
+    async def warm(self) -> KeyStatus:
+        """Fetch metadata and keys now unless usable ones are cached; return `status()`.
+
+        For startup, so that the first request finds them; bound it with a timeout
+        (`anyio.move_on_after`), as the middleware's `warm_up=` does.
+
+        Raises:
+            KeysUnavailableError: the fetch failed and no usable keys are cached.
+        """
+        await self._context.keys.warm()
+        return self.status()
+
+    def status(self) -> KeyStatus:
+        """Whether this validator can check a token now, the keys' age, the last fetch.
+
+        Never waits and never fetches: cheap enough for every readiness probe.
+        """
+        return self._context.keys.status()
 
     async def aclose(self) -> None:
         """Close the HTTP client the validator created; an injected client is left open."""

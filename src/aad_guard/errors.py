@@ -1,5 +1,8 @@
 """The error tree, with the stable reason code each failure is known by.
 
+Longer than 400 lines because it is the whole tree, one class per reason code, in the one
+public module users import them from.
+
 ```
 AADGuardError
 ├── TokenError                      401 invalid_token
@@ -22,7 +25,9 @@ AADGuardError
 │   ├── NotAnAccessTokenError       not_an_access_token
 │   ├── NoScopesOrRolesError        no_scopes_or_roles
 │   ├── TenantNotAllowedError       tenant_not_allowed
-│   └── UserFlowNotAllowedError     user_flow_not_allowed
+│   ├── UserFlowNotAllowedError     user_flow_not_allowed
+│   └── TokenRevokedError           token_revoked (401 insufficient_claims to a cp1 client)
+├── AuthContextChallengeError       401 insufficient_claims, auth_context_challenge
 ├── MissingTokenError               401 missing_token (a challenge without an error)
 ├── InvalidRequestError             400 invalid_request
 │   ├── MalformedAuthorizationError malformed_authorization
@@ -32,7 +37,9 @@ AADGuardError
 │   ├── ClientNotAllowedError       client_not_allowed
 │   ├── GroupsOverageError          groups_overage
 │   └── NotInGroupError             not_in_group
-└── KeysUnavailableError            503 keys_unavailable
+├── AuthContextRequiredError        403 insufficient_user_authentication, auth_context_required
+├── KeysUnavailableError            503 keys_unavailable
+└── RevocationUnavailableError      503 revocation_unavailable (on_revocation_failure="refuse")
 ```
 
 Messages name the claim and show values with `!r`; they never contain a token, a
@@ -43,6 +50,8 @@ from collections.abc import Iterable
 
 __all__ = [
     "AADGuardError",
+    "AuthContextChallengeError",
+    "AuthContextRequiredError",
     "ClientNotAllowedError",
     "CriticalHeaderError",
     "DuplicateAuthorizationError",
@@ -65,10 +74,12 @@ __all__ = [
     "NoScopesOrRolesError",
     "NotAnAccessTokenError",
     "NotInGroupError",
+    "RevocationUnavailableError",
     "TenantNotAllowedError",
     "TokenError",
     "TokenExpiredError",
     "TokenNotYetValidError",
+    "TokenRevokedError",
     "TokenTooLargeError",
     "UnknownKeyError",
     "UnsupportedAlgorithmError",
@@ -389,6 +400,106 @@ class KeysUnavailableError(AADGuardError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(-(-retry_after // 1)))
+
+
+class TokenRevokedError(TokenError):
+    """The application revoked the user, the token (`uti`) or the client app since it was issued.
+
+    To a client that handles claims challenges (`xms_cc` holds `cp1`) this is answered as
+    401 `insufficient_claims` with `claims` asking for a token valid from the second after
+    the revocation (`nbf`), so it skips its cached token and asks Entra for a new one; to
+    others, as 401 `invalid_token`.
+
+    Attributes:
+        revoked_at: When the revocation took effect, in UNIX seconds (`None`: not said).
+        claims: The challenge's base64 claims request, or `None` for a client without `cp1`.
+    """
+
+    reason = "token_revoked"
+    description = "The access token has been revoked."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        revoked_at: float | None = None,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        kid: str | None = None,
+    ) -> None:
+        super().__init__(message, tenant_id=tenant_id, kid=kid)
+        self.revoked_at = revoked_at
+        self.claims = claims
+        if claims is not None:
+            self.error = "insufficient_claims"
+
+
+class AuthContextChallengeError(AADGuardError):
+    """The operation needs a Conditional Access authentication context the token lacks.
+
+    Answered 401 `insufficient_claims` with `claims` asking for `acrs` to hold `context_id`
+    and `cc_type="authcontext"`; the client (which declared `cp1`) gets a new token from
+    Entra after the user meets the context's policy (MFA, a compliant device, ...).
+
+    Attributes:
+        context_id: The authentication context id, `c1` to `c99`.
+        claims: The challenge's base64 claims request.
+    """
+
+    error = "insufficient_claims"
+    reason = "auth_context_challenge"
+    description = (
+        "This operation requires a stronger authentication: request a new token with the "
+        "claims of the challenge."
+    )
+
+    def __init__(self, message: str | None = None, *, context_id: str, claims: str) -> None:
+        super().__init__(message)
+        self.context_id = context_id
+        self.claims = claims
+
+
+class AuthContextRequiredError(AADGuardError):
+    """The operation needs an authentication context, and the client cannot be challenged.
+
+    A client that did not declare the `cp1` capability cannot handle a claims challenge, so
+    it gets 403 with a description of what is required and no claims request.
+
+    Attributes:
+        context_id: The authentication context id the operation requires.
+    """
+
+    status_code = 403
+    error = "insufficient_user_authentication"
+    reason = "auth_context_required"
+    description = "This operation requires a Conditional Access authentication context."
+
+    def __init__(self, message: str | None = None, *, context_id: str) -> None:
+        super().__init__(message)
+        self.context_id = context_id
+        self.description = (
+            f"This operation requires Conditional Access authentication context "
+            f"{context_id!r}, which the access token does not carry (no 'acrs' claim with "
+            "it). The calling application did not declare the client capability 'cp1', so it "
+            "cannot be challenged for it: sign in with an application that declares 'cp1' "
+            "(MSAL's client_capabilities) and meets the context's policy."
+        )
+
+
+class RevocationUnavailableError(AADGuardError):
+    """The revocation store could not be read in time, and the API refuses rather than admit.
+
+    Only with `on_revocation_failure="refuse"`; answered 503 with `Retry-After`.
+
+    Attributes:
+        retry_after: Seconds after which a retry may succeed (at least 1).
+    """
+
+    status_code = 503
+    error = "temporarily_unavailable"
+    reason = "revocation_unavailable"
+    description = "The token revocation list is temporarily unavailable; retry later."
+    retry_after = 1
 
 
 # Imported for the annotations above (evaluated already): not one of this module's names.

@@ -1,4 +1,4 @@
-"""The `aad-guard` command: mint, inspect and check tokens; serve a local issuer.
+"""The `aad-guard` command: mint, inspect and check tokens; serve a local issuer; revoke.
 
 Exit codes: 0 success (a valid token for `check`), 1 failure (an invalid token, an
 unreachable issuer), 2 usage error.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ._commands import UsageError, check, inspect, mint
+from ._revoke import add_revoke_parser, revoke
 from ._terminal import Terminal, printable
 
 __all__ = ["main"]
@@ -36,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything printed passes through `Terminal`: a token's text is shown, never obeyed.
     out = Terminal(sys.stdout)
     try:
+        if options.command == "revoke":
+            return revoke(options, out)
         if options.action == "mint":
             return mint(options, out)
         token = _read_token(options.token, sys.stdin)
@@ -63,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Work with Microsoft Entra ID access tokens without a tenant.",
         epilog="aad-guard issuer [--port PORT ...]: serve a local issuer on loopback.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{token,issuer}")
+    commands = parser.add_subparsers(dest="command", metavar="{token,issuer,revoke}")
     commands.add_parser("issuer", help="serve a local Entra ID look-alike on loopback")
     token = commands.add_parser("token", help="mint, inspect or check a token")
     actions = token.add_subparsers(dest="action", metavar="{mint,inspect,check}")
@@ -139,4 +142,5 @@ def _parser() -> argparse.ArgumentParser:
     )
     checking.add_argument("--clock-skew", type=float, default=300, help="seconds (300)")
     checking.add_argument("--json", action="store_true", help="machine-readable output")
+    add_revoke_parser(commands)
     return parser

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._accounts import LocalClient, LocalUser
+from ._claims_request import checked_claims
 from ._oauth import OAuthError
 from ._scopes import delegated_scopes
 
@@ -26,6 +27,7 @@ class AuthorizationRequest:
     redirect_uri: str = ""
     code_challenge: str = ""
     nonce: str | None = None
+    claims: str | None = None  # the `claims` request parameter, JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +68,11 @@ def authorization_request(
         )
     scopes, oidc = delegated_scopes(params.get("scope"), api_client_id)
     return AuthorizationRequest(
-        client, scopes, oidc, params["redirect_uri"], challenge, params.get("nonce")
+        client,
+        scopes,
+        oidc,
+        params["redirect_uri"],
+        challenge,
+        params.get("nonce"),
+        checked_claims(params.get("claims")),
     )

@@ -20,6 +20,7 @@ import httpx
 from .._tenant import KEYWORDS
 from ._accounts import LocalClient, LocalUser
 from ._assertion import assertion_client_id, check_client_assertion
+from ._claims_request import access_token_claims
 from ._device import DeviceAuthorizations
 from ._grants import AuthorizationRequest, Grant
 from ._minting import Minter, TokenSpec
@@ -261,6 +262,7 @@ class TokenEndpoint:
                     "sub": pairwise_subject(user, client_id),
                     "name": user.name,
                     "preferred_username": user.username,
+                    **access_token_claims((request.claims, params.get("claims"))),
                 },
                 grant_params=params,
             )
@@ -348,7 +350,11 @@ class TokenEndpoint:
                 roles=client.roles or None,
                 client_id=client.client_id,
                 lifetime=lifetime,
-                claims={"oid": service_principal, "sub": service_principal},
+                claims={
+                    "oid": service_principal,
+                    "sub": service_principal,
+                    **access_token_claims((params.get("claims"),)),
+                },
                 grant_params=params,
             )
         )
