@@ -4,7 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SOURCES := src tests bench examples tools
 
-.PHONY: test test-oldest lint typecheck pytest bench bench-otel demo docs clean
+.PHONY: test test-oldest lint typecheck pytest bench bench-otel demo demo-mcp docs clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -12,7 +12,7 @@ $(PYTHON):
 
 # Reinstall when the project's metadata changes; `--group dev` needs pip >= 25.1.
 $(STAMP): pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi,otel,redis]" --group dev
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[fastapi,mcp,otel,redis]" --group dev
 	touch $(STAMP)
 
 test: lint typecheck pytest
@@ -68,6 +68,10 @@ docs: $(DOCS_STAMP)
 # The example API against a local issuer on loopback: no tenant, no network.
 demo: $(STAMP)
 	$(PYTHON) -m examples.fastapi_api.demo
+
+# The example MCP server against a local issuer, driven by the MCP SDK's own OAuth client.
+demo-mcp: $(STAMP)
+	$(PYTHON) -m examples.mcp_server.demo
 
 clean:
 	rm -rf $(VENV) .venv-oldest site .coverage .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -224,3 +224,18 @@ async def test_acrs_and_xms_cc_must_be_lists_of_strings(
         for claims in ({"acrs": "c1"}, {"xms_cc": ["cp1", 1]}):
             with pytest.raises(InvalidClaimError):
                 await validator.validate(issuer.token(claims=claims))
+
+
+def test_under_a_protected_resource_the_claims_challenge_names_its_metadata(
+    issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    validator = TokenValidator(client_id=issuer.client_id, clock=clock, http_client=issuer.client())
+    app = api(validator)
+    app.user_middleware[0].kwargs["resource"] = "https://api.example.com/payments"
+    with TestClient(app) as client:
+        answer = client.post("/payments/approve", headers=bearer(issuer, xms_cc=["cp1"]))
+    metadata = "https://api.example.com/.well-known/oauth-protected-resource/payments"
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == (
+        CHALLENGE.format(client_id=issuer.client_id) + f', resource_metadata="{metadata}"'
+    )

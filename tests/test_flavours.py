@@ -854,3 +854,33 @@ def test_a_named_metadata_documents_issuer_must_name_the_tenant(
 
     with pytest.raises(ValueError, match=message):
         IssuerTemplate.of_metadata(issuer, tenant=Tenant.parse(B2C_TENANT_ID))
+
+
+async def test_a_protected_resource_names_the_first_validators_scopes_only(
+    http_client: httpx.AsyncClient,
+) -> None:
+    """The resource's App ID URI is the first app registration's; the others keep theirs."""
+    from fastapi import Depends, FastAPI
+
+    from aad_guard import require_scopes
+
+    app = FastAPI()
+    reads = Depends(require_scopes("tasks.read"))
+
+    @app.get("/tasks")
+    async def tasks(principal: Principal = reads) -> list[str]:
+        return []
+
+    resource = "https://api.contoso.example/tasks"
+    workforce = TokenValidator(client_id=DEFAULT_API_CLIENT_ID, tenant=CIAM_TENANT_ID)
+    AADGuardMiddleware(app, validators=[workforce, b2c_validator(http_client)], resource=resource)
+
+    document = app.openapi()
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["EntraID"]["flows"]["authorizationCode"]["scopes"] == {
+        f"{resource}/tasks.read": "tasks.read"
+    }
+    assert schemes["EntraID2"]["flows"]["authorizationCode"]["scopes"] == {
+        f"api://{DEFAULT_API_CLIENT_ID}/tasks.read": "tasks.read"
+    }

@@ -47,7 +47,7 @@ for version in $("$tools_python" tools/oldest_constraints.py pythons); do
         rm -rf "$venv"
         "$python" -m venv "$venv"
         "$venv/bin/python" "${pip[@]}" install --upgrade "pip>=25.1"
-        "$venv/bin/python" "${pip[@]}" install -c "$root/constraints.txt" -e ".[fastapi,otel,redis]" \
+        "$venv/bin/python" "${pip[@]}" install -c "$root/constraints.txt" -e ".[fastapi,mcp,otel,redis]" \
             --group dev
         cp "$root/constraints.txt" "$venv/constraints.txt"
     fi

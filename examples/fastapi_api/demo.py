@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import ssl
 import sys
 import threading
@@ -31,6 +30,7 @@ from aad_guard.testing import (
 )
 from examples.fastapi_api.service import create_app
 from examples.fastapi_api.settings import Settings
+from examples.loopback import loopback_socket
 
 DAEMON_CLIENT_ID = "0c1d2e3f-0000-4000-8000-0000000c0d03"
 """The confidential client that the printed MSAL lines sign in as, with the Tasks.Admin role."""
@@ -47,20 +47,6 @@ class Step:
     path: str
     token: str | None
     expected: int
-
-
-def _socket(port: int) -> socket.socket:
-    """A listening loopback socket on `port`, or on a free port if that one is taken."""
-    for candidate in (port, 0):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            sock.close()
-            continue
-        return sock
-    raise OSError("no free loopback port")
 
 
 def _steps(issuer: LocalIssuer) -> list[Step]:
@@ -169,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-wait", action="store_true", help="stop after the scripted session")
     args = parser.parse_args(argv)
 
-    issuer_socket = _socket(args.issuer_port)
+    issuer_socket = loopback_socket(args.issuer_port)
     issuer_port = issuer_socket.getsockname()[1]
     issuer_socket.close()  # the issuer server binds it again at once
     with LocalIssuerServer(port=issuer_port, tls=True) as issuer_server:
@@ -177,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Asked for explicitly: the API trusts this issuer, which is on loopback, and its CA.
         settings = Settings.local(issuer_server.url)
         trust = ssl.create_default_context(cafile=issuer_server.ca_path)
-        api_socket = _socket(args.port)
+        api_socket = loopback_socket(args.port)
         api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
         register_swagger_ui(issuer, api_url)
         secret = register_daemon(issuer)

@@ -9,6 +9,7 @@ from ._middleware import AADGuardMiddleware
 from ._principal import Principal
 from ._redis_revocation import RedisRevocationStore
 from ._requires import requires, requires_auth_context
+from ._resource import ProtectedResource
 from ._revocation import InMemoryRevocationStore, RevocationStore
 from ._shared_keys import SharedKeyCache
 from ._telemetry import Telemetry
@@ -35,6 +36,7 @@ __all__ = [
     "KeyStatus",
     "KeysUnavailableError",
     "Principal",
+    "ProtectedResource",
     "RedisRevocationStore",
     "RevocationStore",
     "SharedKeyCache",
@@ -62,6 +64,7 @@ for _exported in (
     InMemoryRevocationStore,
     KeyStatus,
     Principal,
+    ProtectedResource,
     RedisRevocationStore,
     RevocationStore,
     SharedKeyCache,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._requirement import short_scope
+from ._app_id_uri import AppIdUri, short_scope
 
 __all__ = [
     "ROUTE_SCOPES_ATTRIBUTE",
@@ -40,6 +40,7 @@ class EntraApp:
     client_id: str
     metadata_url: str | None = None
     name: str = "Microsoft Entra ID"
+    scope_prefix: AppIdUri | None = None  # the middleware's App ID URI, if not the default
 
     @property
     def endpoint(self) -> str:
@@ -51,12 +52,12 @@ class EntraApp:
 
     @property
     def app_id_uri(self) -> str:
-        """The default Application ID URI, the prefix of the API's full scope names."""
-        return f"api://{self.client_id}"
+        """The Application ID URI, the prefix of the API's full scope names."""
+        return (self.scope_prefix or AppIdUri.default(self.client_id)).value
 
     def full_scope(self, scope: str) -> str:
         """`Tasks.Read` as Entra's authorize endpoint needs it: `api://<client-id>/Tasks.Read`."""
-        return scope if "://" in scope else f"{self.app_id_uri}/{scope}"
+        return AppIdUri(self.app_id_uri).full(scope)
 
 
 def route_scopes(routes: Iterable[object]) -> dict[tuple[str, str], list[str]]:
@@ -133,19 +134,20 @@ def describe(
     scheme = schemes.get(SCHEME_NAME)
     if not isinstance(scheme, dict):
         return
+    names = [f"{SCHEME_NAME}{number}" for number in range(2, len(others) + 2)]
+    # Copied while `EntraID` still names short scopes: each scheme's own App ID URI (another
+    # app registration's, say) then makes them full.
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            requirements = operation.get("security", []) if isinstance(operation, dict) else []
+            ours = [r[SCHEME_NAME] for r in requirements if SCHEME_NAME in r]
+            for name in names:
+                if not any(name in requirement for requirement in requirements):
+                    requirements.extend({name: list(scopes)} for scopes in ours)
     _describe_one(document, scheme, entra)
-    for number, other in enumerate(others, start=2):
-        name = f"{SCHEME_NAME}{number}"
+    for name, other in zip(names, others, strict=True):
         extra = schemes.setdefault(name, {**scheme})
         extra["description"] = f"{other.name}: {other.metadata_url or other.endpoint}"
-        for path_item in document.get("paths", {}).values():
-            for operation in path_item.values():
-                requirements = operation.get("security", []) if isinstance(operation, dict) else []
-                for requirement in list(requirements):
-                    if SCHEME_NAME in requirement and {name: requirement[SCHEME_NAME]} not in (
-                        requirements
-                    ):
-                        requirements.append({name: list(requirement[SCHEME_NAME])})
         _describe_one(document, extra, other, scheme_name=name)
 
 

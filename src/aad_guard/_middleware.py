@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._announce import EntraApp, announce
 from ._authorization import authorization_header, bearer_token
 from ._callables import check_signature
-from ._challenge import error_body, error_headers
+from ._challenge import check_realm, error_body, error_headers, refuse_websocket
 from ._exclusions import Exclusions
 from ._principal import Principal
+from ._resource import ProtectedResource, serve_document
 from ._routing import ValidatorRouter
 from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
@@ -76,6 +77,9 @@ class AADGuardMiddleware:
         require_keys_at_startup: With `warm_up`, fail the server's startup when no keys
             could be had in that time. Default `False`: start anyway, log a warning, and
             let requests fetch (a readiness probe on `validator.status()` tells).
+        resource: The API's RFC 9728 resource identifier (`https://host/mcp`) or a
+            `ProtectedResource`: its metadata is served without a token, and challenges under
+            it carry `resource_metadata=` and full-form scopes (docs/mcp.md).
 
     A bad setting (its own or the validator's) does not raise here, because Starlette and
     FastAPI build middleware only at the app's first ASGI call, where servers swallow errors.
@@ -98,6 +102,7 @@ class AADGuardMiddleware:
         on_error: ErrorHandler | None = None,
         warm_up: float | None = None,
         require_keys_at_startup: bool = False,
+        resource: str | ProtectedResource | None = None,
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
@@ -119,7 +124,7 @@ class AADGuardMiddleware:
                 )
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
-            _check_realm(realm)
+            check_realm(realm)
             check_warm_up(warm_up, require_keys_at_startup)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
@@ -129,22 +134,35 @@ class AADGuardMiddleware:
                     parameters=("connection", "error"),
                     returns="Response, sync or async",
                 )
-            if validators is not None:
-                self._router = ValidatorRouter(validators)
-            else:
-                self._router = ValidatorRouter([validator or TokenValidator(**validator_options)])
+            self._resource = ProtectedResource.of(resource)
+            if self._resource is not None and validator is None and validators is None:
+                self._resource.admit_as_audience(validator_options)
+            self._router = ValidatorRouter(
+                [validator or TokenValidator(**validator_options)]
+                if validators is None
+                else validators
+            )
             self.validator = self._router.validators[0]
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
+        self._documents = (
+            None
+            if self._resource is None
+            else self._resource.documents(self.validator.authority, str(self.validator.tenant))
+        )
         # The OpenAPI document of the app this protects describes these settings.
+        # The resource's App ID URI is the first validator's, whose tenant its documents name.
         self._entra_apps = tuple(
             EntraApp(
                 v.authority,
                 str(v.tenant),
                 v.client_id,
-                v.metadata_url if v.settings.metadata_url is not None else None,
-                v.settings.flavour.value,
+                metadata_url=v.metadata_url if v.settings.metadata_url is not None else None,
+                name=v.settings.flavour.value,
+                scope_prefix=None
+                if self._resource is None or v is not self.validator
+                else self._resource.scope_forms,
             )
             for v in self._router.validators
         )
@@ -164,6 +182,10 @@ class AADGuardMiddleware:
             await self.app(scope, receive, send)
             return
         announce(scope.get("app"), *self._entra_apps)  # the app that added this middleware
+        if self._documents is not None and await serve_document(
+            self._documents, scope, receive, send
+        ):
+            return
         scope[SCOPE_KEY] = self.validator.telemetry  # route requirements count with it
         if self._excluded and self._excluded.cover(scope):
             _set_anonymous(scope)
@@ -264,17 +286,19 @@ class AADGuardMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: AADGuardError
     ) -> None:
-        validator = self.validator
+        validator, resource = self.validator, self._resource
         tenant = "common" if validator.tenant.is_keyword else str(validator.tenant)
         headers = error_headers(
             error,
             realm=self._realm,
             authorization_uri=f"{validator.authority}/{tenant}/oauth2/authorize",
             client_id=validator.client_id,
+            resource_metadata=None if resource is None else resource.metadata_for(scope["path"]),
+            scope_forms=None if resource is None else resource.scope_forms,
         )
         body = error_body(error)
         if scope["type"] == "websocket":
-            await _refuse_websocket(scope, send, error.status_code, headers, body)
+            await refuse_websocket(scope, send, error.status_code, headers, body)
             return
         if self._on_error is not None:
             answer = self._on_error(HTTPConnection(scope, receive), error)
@@ -307,7 +331,7 @@ class AADGuardMiddleware:
         )
         if scope["type"] == "websocket":
             # RFC 6455 §7.4.1: 1011, the server met a condition that kept it from serving.
-            await _refuse_websocket(
+            await refuse_websocket(
                 scope,
                 send,
                 503,
@@ -348,40 +372,3 @@ def _printable(value: str | None) -> str | None:
 def _set_anonymous(scope: Scope) -> None:
     scope.setdefault("user", UnauthenticatedUser())
     scope.setdefault("auth", AuthCredentials())
-
-
-async def _refuse_websocket(
-    scope: Scope,
-    send: Send,
-    status: int,
-    headers: dict[str, str],
-    body: bytes,
-    *,
-    close_code: int = 1008,
-    close_reason: str = "unauthorized",
-) -> None:
-    """Refuse before `accept`: an HTTP answer where the server allows it, else close 1008."""
-    if "websocket.http.response" in scope.get("extensions", {}):
-        raw = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in headers.items()
-        ]
-        raw.append((b"content-type", b"application/json"))
-        raw.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
-        await send({"type": "websocket.http.response.body", "body": body})
-        return
-    # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
-    await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
-
-
-def _check_realm(realm: object) -> None:
-    """The realm goes into every challenge's header: printable ASCII (quotes are escaped)."""
-    if realm is None:
-        return
-    if not isinstance(realm, str):
-        raise TypeError(f"realm must be a string, not {realm!r}")
-    if any(not " " <= char <= "~" for char in realm):
-        raise ValueError(
-            f"realm {realm!r} must be printable ASCII (it is sent in the WWW-Authenticate header)"
-        )

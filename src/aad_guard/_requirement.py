@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from starlette.types import Scope
 
+from ._app_id_uri import short_scope
 from ._principal import Principal
 from ._telemetry import record_authorization
 from .errors import AADGuardError, InsufficientScopeError, MissingTokenError
@@ -19,11 +20,6 @@ from .errors import AADGuardError, InsufficientScopeError, MissingTokenError
 __all__ = ["Requirement", "caller", "names", "short_scope"]
 
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-
-
-def short_scope(scope: str) -> str:
-    """`api://<app>/Mail.Read` as the token's `scp` carries it: `Mail.Read`."""
-    return scope.rsplit("/", 1)[-1] if "://" in scope else scope
 
 
 def names(values: Iterable[str]) -> tuple[str, ...]:

@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..testing.__main__ import main as serve  # noqa: PLC0415 (the kit loads on use)
 
         return serve(args[1:], prog="aad-guard issuer")
+    if args[:1] == ["mcp"]:  # `aad-guard mcp check URL`
+        from ._mcp_check import main as check_mcp  # noqa: PLC0415 (loads on use)
+
+        return check_mcp(args[1:])
     parser = _parser()
     options = parser.parse_args(args)
     if options.command is None or (options.command == "token" and options.action is None):
@@ -64,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aad-guard",
         description="Work with Microsoft Entra ID access tokens without a tenant.",
-        epilog="aad-guard issuer [--port PORT ...]: serve a local issuer on loopback.",
+        epilog="aad-guard issuer [--port PORT ...]: serve a local issuer on loopback. "
+        "aad-guard mcp check URL: what spec-strict MCP clients refuse about a server.",
     )
     commands = parser.add_subparsers(dest="command", metavar="{token,issuer,revoke}")
     commands.add_parser("issuer", help="serve a local Entra ID look-alike on loopback")

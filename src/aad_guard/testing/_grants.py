@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ._accounts import LocalClient, LocalUser
 from ._claims_request import checked_claims
 from ._oauth import OAuthError
+from ._resource_indicator import check_resource_indicator, requested_app_id_uri
 from ._scopes import delegated_scopes
 
 __all__ = ["AuthorizationRequest", "Grant", "authorization_request"]
@@ -28,6 +29,7 @@ class AuthorizationRequest:
     code_challenge: str = ""
     nonce: str | None = None
     claims: str | None = None  # the `claims` request parameter, JSON
+    app_id_uri: str | None = None  # the identifier URI the scopes were asked with, if not api://
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +42,16 @@ class Grant:
 
 
 def authorization_request(
-    params: Mapping[str, str], client: LocalClient, api_client_id: str
+    params: Mapping[str, str],
+    client: LocalClient,
+    api_client_id: str,
+    *,
+    identifier_uris: Iterable[str] = (),
 ) -> AuthorizationRequest:
-    """The checked authorization request `params` make, or the `OAuthError` to answer."""
+    """The checked authorization request `params` make, or the `OAuthError` to answer.
+
+    `identifier_uris` are the API's App ID URIs besides `api://<api_client_id>`.
+    """
     response_type = params.get("response_type")
     if response_type is None:
         raise OAuthError(
@@ -66,7 +75,10 @@ def authorization_request(
             90023,
             "prompt must be login, none, consent or select_account.",
         )
-    scopes, oidc = delegated_scopes(params.get("scope"), api_client_id)
+    scopes, oidc = delegated_scopes(
+        params.get("scope"), api_client_id, identifier_uris=identifier_uris
+    )
+    check_resource_indicator(params, api_client_id, identifier_uris)
     return AuthorizationRequest(
         client,
         scopes,
@@ -75,4 +87,5 @@ def authorization_request(
         challenge,
         params.get("nonce"),
         checked_claims(params.get("claims")),
+        requested_app_id_uri(params.get("scope", ""), identifier_uris),
     )

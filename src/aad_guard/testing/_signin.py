@@ -88,6 +88,9 @@ class SignIn:
         self.lock = threading.Lock()  # the loopback server answers from several threads
         self._forms = PendingForms(self.lock)
         self.tokens = TokenEndpoint(self)
+        # The API's App ID URIs besides `api://<client_id>` (Entra's `identifierUris`), such
+        # as an MCP server's resource URL: scopes may start with them, `resource` may be one.
+        self.identifier_uris: list[str] = []
 
     @property
     def api(self) -> str:
@@ -193,7 +196,9 @@ class SignIn:
                 raise OAuthError(
                     "invalid_request", 70007, "response_mode must be query, fragment or form_post."
                 )
-            checked = authorization_request(params, client, self.issuer.client_id)
+            checked = authorization_request(
+                params, client, self.issuer.client_id, identifier_uris=self.identifier_uris
+            )
             selected = hinted_account(accounts, params.get("login_hint"))
             if params.get("prompt") == "none":  # no page: the session's account, or an error
                 return reply.send(code=self._issue_code(checked, self._silent(accounts, selected)))
@@ -279,7 +284,9 @@ class SignIn:
         client = self.clients.get(client_id)
         if client is None:
             raise unknown_client(client_id)
-        scopes, oidc = delegated_scopes(params.get("scope"), self.issuer.client_id)
+        scopes, oidc = delegated_scopes(
+            params.get("scope"), self.issuer.client_id, identifier_uris=self.identifier_uris
+        )
         request = AuthorizationRequest(client, scopes, oidc)
         device = self.devices.start(
             (request, tenant), now=self.issuer.clock(), lifetime=_DEVICE_LIFETIME

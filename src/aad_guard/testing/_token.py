@@ -44,6 +44,7 @@ class Grants(Protocol):
     codes: dict[str, Grant]
     devices: DeviceAuthorizations[tuple[AuthorizationRequest, str]]
     token_lifetime: float
+    identifier_uris: list[str]  # the API's App ID URIs besides `api`
 
     @property
     def api(self) -> str:
@@ -209,7 +210,9 @@ class TokenEndpoint:
             )
         asked = grant.request
         if "scope" in params:
-            scopes, oidc = delegated_scopes(params["scope"], self.issuer.client_id)
+            scopes, oidc = delegated_scopes(
+                params["scope"], self.issuer.client_id, identifier_uris=self._signin.identifier_uris
+            )
             if not set(scopes) <= set(asked.scopes):
                 raise OAuthError(
                     "invalid_grant",
@@ -267,7 +270,8 @@ class TokenEndpoint:
                 grant_params=params,
             )
         )
-        scope = [f"{self._api}/{name}" for name in request.scopes]
+        api = request.app_id_uri or self._api  # as Entra: the App ID URI the client asked with
+        scope = [f"{api}/{name}" for name in request.scopes]
         scope += [name for name in ("openid", "profile", "email") if name in request.oidc]
         body: dict[str, object] = {
             "token_type": "Bearer",
@@ -336,7 +340,12 @@ class TokenEndpoint:
                 f"The grant type isn't supported over the /{tenant} endpoint: use a tenant id "
                 "or domain in the path.",
             )
-        scopes = scope_names(required(params, "scope"), self.issuer.client_id, skip_oidc=False)
+        scopes = scope_names(
+            required(params, "scope"),
+            self.issuer.client_id,
+            skip_oidc=False,
+            identifier_uris=self._signin.identifier_uris,
+        )
         if scopes != [".default"]:
             raise OAuthError(
                 "invalid_scope", 1002012, f"Client credentials take scope {self._api}/.default."
