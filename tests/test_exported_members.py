@@ -10,6 +10,7 @@ import aad_guard.testing
 LAZY_NAMES = {
     "current_principal",
     "require_auth_context",
+    "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",

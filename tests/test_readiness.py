@@ -10,9 +10,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from aad_guard import AADGuardMiddleware, KeyStatus
+from aad_guard import AADGuardMiddleware, KeyStatus, TokenValidator
 from aad_guard.errors import KeysUnavailableError
-from aad_guard.testing import LocalIssuer
+from aad_guard.testing import LocalIssuer, external_id_issuer
 from tests.conftest import FakeClock, MakeValidator
 
 pytestmark = pytest.mark.anyio
@@ -183,3 +183,37 @@ async def lifespan_startup_expecting_error(app: AADGuardMiddleware) -> str:
     with pytest.raises((TypeError, ValueError)):
         await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
     return str(messages[0]["message"])
+
+
+async def test_warm_up_warms_every_validator_and_fails_for_the_one_without_keys(
+    issuer: LocalIssuer, make_validator: MakeValidator
+) -> None:
+    """With several validators, each fetches its keys at startup; any one failing tells."""
+    ciam = external_id_issuer()
+    async with ciam.client() as client:
+        workforce = make_validator()
+        external = TokenValidator(
+            client_id=ciam.client_id, authority=ciam.authority, http_client=client
+        )
+
+        def guard() -> AADGuardMiddleware:
+            return AADGuardMiddleware(
+                Starlette(),
+                validators=[workforce, external],
+                warm_up=5,
+                require_keys_at_startup=True,
+            )
+
+        assert [m["type"] for m in await lifespan_startup(guard())] == ["lifespan.startup.complete"]
+        assert workforce.status().ready
+        assert external.status().ready
+
+        await external.aclose()
+        ciam.simulate("status", status=503)
+        external = TokenValidator(
+            client_id=ciam.client_id, authority=ciam.authority, http_client=client
+        )
+        sent = await lifespan_startup(guard())
+        await external.aclose()
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
+    assert sent[0]["message"].startswith("aad_guard has no signing keys at startup")

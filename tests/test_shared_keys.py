@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from aad_guard import AADGuardMiddleware, SharedKeyCache, TokenValidator
 from aad_guard.errors import KeyIssuerMismatchError, KeysUnavailableError
-from aad_guard.testing import LocalIssuer
+from aad_guard.testing import LocalIssuer, b2c_issuer, b2c_metadata_url, b2c_token
 from tests.conftest import FakeClock, MakeValidator
 from tests.helpers import run_concurrently
 from tests.redis_server import RedisServer
@@ -229,6 +229,43 @@ async def test_an_entry_a_fetch_would_refuse_is_refused_and_replaced(
     assert fetches(issuer) == (4, 2)
     await make_validator(shared_key_cache=shared).validate(issuer.token())
     assert fetches(issuer) == (4, 2)
+
+
+async def test_a_named_metadata_entry_passes_the_same_issuer_rules_as_its_fetch(
+    shared: SharedKeyCache, redis_server: RedisServer
+) -> None:
+    """A B2C user flow's documents, shared: its issuer form is accepted, `tfp` refused."""
+    now = 1_750_000_000.0
+    issuer = b2c_issuer(clock=lambda: now)
+    async with issuer.client() as client:
+
+        async def replica_validates() -> None:
+            validator = TokenValidator(
+                client_id=issuer.client_id,
+                metadata_url=b2c_metadata_url(issuer),
+                shared_key_cache=shared,
+                clock=lambda: now,
+                http_client=client,
+            )
+            try:
+                principal = await validator.validate(b2c_token(issuer))
+            finally:
+                await validator.aclose()
+            assert principal.tenant_id == issuer.tenant_id
+
+        await replica_validates()
+        await replica_validates()  # warm from Redis: B2C's issuer form passes there too
+        assert fetches(issuer) == (1, 1)
+
+        def tfp_issuer(entry: dict[str, Any]) -> None:
+            for document in entry["documents"].values():
+                if "issuer" in document:
+                    host = document["issuer"].split("/")[2]
+                    document["issuer"] = f"https://{host}/tfp/{issuer.tenant_id}/b2c_1_x/v2.0/"
+
+        _plant(redis_server, tfp_issuer)
+        await replica_validates()  # the planted entry is refused, as a fetch of it would be
+        assert fetches(issuer) == (2, 2)
 
 
 @pytest.mark.parametrize("value", [b"not json", b"{}", b'{"format": 1, "a": 1, "a": 2}', b"\xff"])

@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING
 
 from ._auth_context import AuthContext
+from ._groups import requires_groups
 from ._key_status import KeyStatus
 from ._middleware import AADGuardMiddleware
 from ._principal import Principal
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ._fastapi import (
         current_principal,
         require_auth_context,
+        require_groups,
         require_roles,
         require_scope_or_role,
         require_scopes,
@@ -43,11 +45,13 @@ __all__ = [
     "TokenValidator",
     "current_principal",
     "require_auth_context",
+    "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
     "requires",
     "requires_auth_context",
+    "requires_groups",
     "swagger_ui_init_oauth",
 ]
 
@@ -68,6 +72,7 @@ for _exported in (
     TokenValidator,
     requires,
     requires_auth_context,
+    requires_groups,
 ):
     _exported.__module__ = __name__
 del _exported, TYPE_CHECKING
@@ -78,6 +83,7 @@ _FASTAPI_NAMES = frozenset(
     {
         "current_principal",
         "require_auth_context",
+        "require_groups",
         "require_roles",
         "require_scope_or_role",
         "require_scopes",

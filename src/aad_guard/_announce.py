@@ -38,7 +38,17 @@ class EntraApp:
     authority: str
     tenant: str
     client_id: str
+    metadata_url: str | None = None
+    name: str = "Microsoft Entra ID"
     scope_prefix: AppIdUri | None = None  # the middleware's App ID URI, if not the default
+
+    @property
+    def endpoint(self) -> str:
+        """The OAuth 2.0 endpoints' base: beside the metadata (B2C's user flow, say)."""
+        if self.metadata_url is None:
+            return f"{self.authority}/{self.tenant}/oauth2/v2.0"
+        base = self.metadata_url.split("/.well-known/", 1)[0].removesuffix("/v2.0")
+        return f"{base}/oauth2/v2.0"
 
     @property
     def app_id_uri(self) -> str:
@@ -102,30 +112,63 @@ def _declare(document: OpenAPIDocument, scopes: dict[tuple[str, str], list[str]]
     schemes.setdefault(SCHEME_NAME, {"type": "oauth2", "description": SCHEME_DESCRIPTION})
 
 
-def describe(document: OpenAPIDocument, entra: EntraApp, routes: Iterable[object] = ()) -> None:
+def describe(
+    document: OpenAPIDocument,
+    entra: EntraApp,
+    routes: Iterable[object] = (),
+    others: tuple[EntraApp, ...] = (),
+) -> None:
     """Complete the `EntraID` scheme of `document` for `entra`, in place.
 
     The operations of `routes` whose requirement dependencies declare scopes get an `EntraID`
     requirement (`route_scopes`). Every operation's `EntraID` requirement names full scope
     URIs, and the scheme declares exactly those, with the tenant's authorize and token
-    endpoints. Idempotent.
+    endpoints. Each of `others` (the middleware's further validators) gets a scheme of its
+    own, `EntraID2`, ..., described by its name and metadata, that every such operation
+    accepts instead. Idempotent.
     """
     by_operation = route_scopes(routes)
     if by_operation:
         _declare(document, by_operation)
-    scheme = document.get("components", {}).get("securitySchemes", {}).get(SCHEME_NAME)
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    scheme = schemes.get(SCHEME_NAME)
     if not isinstance(scheme, dict):
         return
+    names = [f"{SCHEME_NAME}{number}" for number in range(2, len(others) + 2)]
+    # Copied while `EntraID` still names short scopes: each scheme's own App ID URI (another
+    # app registration's, say) then makes them full.
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            requirements = operation.get("security", []) if isinstance(operation, dict) else []
+            ours = [r[SCHEME_NAME] for r in requirements if SCHEME_NAME in r]
+            for name in names:
+                if not any(name in requirement for requirement in requirements):
+                    requirements.extend({name: list(scopes)} for scopes in ours)
+    _describe_one(document, scheme, entra)
+    for name, other in zip(names, others, strict=True):
+        extra = schemes.setdefault(name, {**scheme})
+        extra["description"] = f"{other.name}: {other.metadata_url or other.endpoint}"
+        _describe_one(document, extra, other, scheme_name=name)
+
+
+def _describe_one(
+    document: OpenAPIDocument,
+    scheme: dict[str, Any],
+    entra: EntraApp,
+    *,
+    scheme_name: str = SCHEME_NAME,
+) -> None:
+    """Complete one scheme and the requirements that name it."""
     declared: dict[str, str] = {}
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             # A path item also holds `parameters` (a list) and `summary` (a string).
             for requirement in operation.get("security", []) if isinstance(operation, dict) else ():
-                if SCHEME_NAME in requirement:
-                    scopes = [entra.full_scope(scope) for scope in requirement[SCHEME_NAME]]
-                    requirement[SCHEME_NAME] = list(dict.fromkeys(scopes))
+                if scheme_name in requirement:
+                    scopes = [entra.full_scope(scope) for scope in requirement[scheme_name]]
+                    requirement[scheme_name] = list(dict.fromkeys(scopes))
                     declared.update((scope, short_scope(scope)) for scope in scopes)
-    endpoint = f"{entra.authority}/{entra.tenant}/oauth2/v2.0"
+    endpoint = entra.endpoint
     scheme["flows"] = {
         "authorizationCode": {
             "authorizationUrl": f"{endpoint}/authorize",
@@ -138,18 +181,20 @@ def describe(document: OpenAPIDocument, entra: EntraApp, routes: Iterable[object
 class _DescribedOpenAPI:
     """An app's `openapi()`, whose document then describes one middleware's settings."""
 
-    def __init__(self, app: object, build: Callable[[], OpenAPIDocument], entra: EntraApp) -> None:
+    def __init__(
+        self, app: object, build: Callable[[], OpenAPIDocument], entras: tuple[EntraApp, ...]
+    ) -> None:
         self._app = app
         self._build = build
-        self._entra = entra
+        self._entras = entras
 
     def __call__(self) -> OpenAPIDocument:
         document = self._build()
-        describe(document, self._entra, getattr(self._app, "routes", ()))
+        describe(document, self._entras[0], getattr(self._app, "routes", ()), self._entras[1:])
         return document
 
 
-def announce(app: object, entra: EntraApp) -> None:
+def announce(app: object, entra: EntraApp, *others: EntraApp) -> None:
     """Make the OpenAPI document `app` builds (`app.openapi()`, FastAPI's) describe `entra`.
 
     Apps without `openapi()` are left alone; an app already described keeps its first
@@ -157,4 +202,4 @@ def announce(app: object, entra: EntraApp) -> None:
     """
     build = getattr(app, "openapi", None)
     if callable(build) and not isinstance(build, _DescribedOpenAPI):
-        app.openapi = _DescribedOpenAPI(app, build, entra)  # type: ignore[attr-defined]
+        app.openapi = _DescribedOpenAPI(app, build, (entra, *others))  # type: ignore[attr-defined]

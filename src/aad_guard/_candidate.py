@@ -11,6 +11,7 @@ from typing import Literal, TypeAlias, TypedDict
 
 from jwt.algorithms import Algorithm
 
+from ._flavour import Flavour
 from ._jose import CompactJWS, KeyRef, TokenReader
 from ._keys import KeySnapshot, KeyStore, SigningKey
 from ._settings import ValidatorSettings
@@ -28,12 +29,16 @@ class Evidence(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class CheckContext:
-    """What the checks of one validator share: its settings, key store and token reader."""
+    """What the checks of one validator share.
+
+    Its settings, key store and token reader, and its settings' flavour, decided once.
+    """
 
     settings: ValidatorSettings
     keys: KeyStore
     reader: TokenReader
     algorithms: Mapping[str, Algorithm]
+    flavour: Flavour = Flavour.WORKFORCE
 
 
 class Candidate:

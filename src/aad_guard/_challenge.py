@@ -1,9 +1,11 @@
-"""RFC 6750 answers: `WWW-Authenticate` challenges and the JSON error body."""
+"""RFC 6750 answers: `WWW-Authenticate` challenges, the JSON error body, WebSocket refusals."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+
+from starlette.types import Scope, Send
 
 from ._app_id_uri import AppIdUri
 from .errors import (
@@ -15,7 +17,15 @@ from .errors import (
     TokenRevokedError,
 )
 
-__all__ = ["claims_challenge", "error_body", "error_headers", "quoted", "www_authenticate"]
+__all__ = [
+    "check_realm",
+    "claims_challenge",
+    "error_body",
+    "error_headers",
+    "quoted",
+    "refuse_websocket",
+    "www_authenticate",
+]
 
 
 def quoted(value: str) -> str:
@@ -134,3 +144,40 @@ def error_body(error: AADGuardError) -> bytes:
     """`{"error": ..., "error_description": ...}`, the same shape for every status."""
     document = {"error": error.error or error.reason, "error_description": error.description}
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def check_realm(realm: object) -> None:
+    """The realm goes into every challenge's header: printable ASCII (quotes are escaped)."""
+    if realm is None:
+        return
+    if not isinstance(realm, str):
+        raise TypeError(f"realm must be a string, not {realm!r}")
+    if any(not " " <= char <= "~" for char in realm):
+        raise ValueError(
+            f"realm {realm!r} must be printable ASCII (it is sent in the WWW-Authenticate header)"
+        )
+
+
+async def refuse_websocket(
+    scope: Scope,
+    send: Send,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    close_code: int = 1008,
+    close_reason: str = "unauthorized",
+) -> None:
+    """Refuse before `accept`: an HTTP answer where the server allows it, else close 1008."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        raw = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ]
+        raw.append((b"content-type", b"application/json"))
+        raw.append((b"content-length", str(len(body)).encode("ascii")))
+        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
+    await send({"type": "websocket.close", "code": close_code, "reason": close_reason})

@@ -1,7 +1,8 @@
 """The validator's checks: named functions, run in the order of `CHECKS`, cheap ones first.
 
 Longer than 400 lines because it is the one ordered list of checks with each check's function
-beside it: split, a check would be read apart from its place in the order.
+beside it: split, a check would be read apart from its place in the order. The
+flavour-specific checks are in `_flavour_checks`.
 
 `TokenValidator` runs every check of `CHECKS` on a `Candidate`, the token under check, until
 one raises; `aad-guard token check` walks the same list to explain a verdict. A check reads
@@ -25,6 +26,12 @@ from collections.abc import Mapping
 from typing import Final, cast
 
 from ._candidate import Candidate, Check, CheckContext, Evidence
+from ._flavour_checks import (
+    check_client,
+    check_named_metadata_issuer,
+    check_user_flow,
+    refuse_guest,
+)
 from ._policy import TenantPolicy
 from ._principal import LIST_CLAIMS
 from ._revocation_check import check_revocation
@@ -113,14 +120,16 @@ def _check_audience(token: Candidate, context: CheckContext) -> None:
         )
 
 
-def _check_tenant_and_issuer_claims(token: Candidate, _context: CheckContext) -> None:
+def _check_tenant_and_issuer_claims(token: Candidate, context: CheckContext) -> None:
     """`tid` is a tenant id and `iss` a string, before any key is fetched for them."""
     claims, evidence = token.claims, token.evidence
-    for name in ("tid", "iss"):
+    # A B2C token's tenant is its issuer's path: the issuer step fills it in (`""` till then).
+    required = ("iss",) if context.flavour.tid_optional else ("tid", "iss")
+    for name in required:
         if name not in claims:
             raise MissingClaimError(claim=name, **evidence)
-    tenant_id, issuer = claims["tid"], claims["iss"]
-    if not is_guid(tenant_id):
+    tenant_id, issuer = claims.get("tid", ""), claims["iss"]
+    if "tid" in claims and not is_guid(tenant_id):
         raise InvalidClaimError(
             f"The token's 'tid' {tenant_id!r} is not a GUID.", claim="tid", **evidence
         )
@@ -128,7 +137,7 @@ def _check_tenant_and_issuer_claims(token: Candidate, _context: CheckContext) ->
         raise InvalidClaimError(
             f"The token's 'iss' {issuer!r} is not a string.", claim="iss", **evidence
         )
-    token.tenant_id, token.issuer = tenant_id, issuer
+    token.tenant_id, token.issuer = tenant_id if is_guid(tenant_id) else "", issuer
 
 
 async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
@@ -136,8 +145,11 @@ async def _fetch_keys(token: Candidate, context: CheckContext) -> None:
     token.snapshot = context.keys.current() or await context.keys.snapshot()
 
 
-def _check_issuer(token: Candidate, _context: CheckContext) -> None:
+def _check_issuer(token: Candidate, context: CheckContext) -> None:
     """`iss` must be the metadata's issuer for `tid`, exactly; `ver` must match its form."""
+    if context.settings.metadata_url is not None:
+        check_named_metadata_issuer(token, context)
+        return
     snapshot, tenant_id, issuer = token.snapshot, token.tenant_id, token.issuer
     version: TokenVersion
     if issuer == snapshot.issuer_v2.for_tenant(tenant_id):
@@ -323,6 +335,13 @@ CHECKS: Final[tuple[Check, ...]] = (
             {"scp", "roles", *LIST_CLAIMS, *CLIENT_CLAIM.values(), *_PRINCIPAL_STRING_CLAIMS}
         ),
     ),
+    Check(
+        "user_flow",
+        "User flow (tfp, acr)",
+        check_user_flow,
+        reasons=frozenset({"user_flow_not_allowed"}),
+        applies=lambda settings: settings.allowed_user_flows is not None,
+    ),
     Check("tenant", "Tenant allowed", _check_tenant, reasons=frozenset({"tenant_not_allowed"})),
     Check(
         "signing_key",
@@ -352,6 +371,21 @@ CHECKS: Final[tuple[Check, ...]] = (
         part_of="tenant",
         applies=lambda settings: settings.tenant_policy is not None,
         on_cache_hit="repeat",
+    ),
+    # After the signature too: a 403 is for a proven caller, never for a forged token.
+    Check(
+        "client",
+        "Client application allowed (azp, appid)",
+        check_client,
+        reasons=frozenset({"client_not_allowed"}),
+        applies=lambda settings: settings.allowed_client_ids is not None,
+    ),
+    Check(
+        "guest",
+        "Guest user (idp, acct)",
+        refuse_guest,
+        reasons=frozenset({"guest_not_allowed"}),
+        applies=lambda settings: not settings.allow_guest_users,
     ),
     # Last and on every hit (docs/stepup.md); never in the CLI (no store): under `signature`.
     Check(

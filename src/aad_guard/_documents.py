@@ -34,6 +34,9 @@ class DocumentRules:
     metadata_url: str
     metadata_url_v1: str | None
     custom_keys_app_id: str | None
+    # The caller named the document (`metadata_url`): its issuer may have any form that
+    # names a tenant (B2C, External ID, custom domains), not only Entra's.
+    issuer_as_named: bool = False
 
     async def fetch(self, get: Callable[[str], Awaitable[dict[str, object]]]) -> Documents:
         """The metadata and the JWKS it names, checked as far as needed to fetch the next.
@@ -64,6 +67,9 @@ class DocumentRules:
     def issuers(self, documents: Documents) -> tuple[IssuerTemplate, IssuerTemplate | None]:
         """The v2 and v1 issuer templates, which must name the same, configured tenant.
 
+        A named document's (`issuer_as_named`) issuer is taken as it says, in any form that
+        names the tenant: B2C's and External ID's are not Entra's `/v2.0` form.
+
         Raises:
             FetchError: a metadata document is missing or names another issuer.
         """
@@ -72,8 +78,10 @@ class DocumentRules:
         if metadata is None or (self.metadata_url_v1 is not None and metadata_v1 is None):
             raise FetchError(f"no metadata from {self.metadata_url}")
         try:
-            issuer_v2 = IssuerTemplate.parse(
-                metadata.get("issuer"), version="2.0", tenant=self.tenant
+            issuer_v2 = (
+                IssuerTemplate.of_metadata(metadata.get("issuer"), tenant=self.tenant)
+                if self.issuer_as_named
+                else IssuerTemplate.parse(metadata.get("issuer"), version="2.0", tenant=self.tenant)
             )
             issuer_v1 = None
             if metadata_v1 is not None:

@@ -11,12 +11,14 @@ from fastapi.security import OAuth2, SecurityScopes
 
 from ._announce import ROUTE_SCOPES_ATTRIBUTE, SCHEME_DESCRIPTION, SCHEME_NAME
 from ._auth_context import AuthContext, AuthContextResolver
+from ._groups import GroupRequirement, GroupResolver
 from ._principal import Principal
 from ._requirement import Requirement, caller, names
 
 __all__ = [
     "current_principal",
     "require_auth_context",
+    "require_groups",
     "require_roles",
     "require_scope_or_role",
     "require_scopes",
@@ -110,6 +112,26 @@ def require_auth_context(
         ValueError: the id is not `c1` to `c99`, or a resolver comes without `operation`.
     """
     requirement = AuthContext(context, operation)
+
+    async def dependency(connection: HTTPConnection, _: None = Security(entra_scheme)) -> Principal:
+        return await requirement.admit(connection.scope)
+
+    return dependency
+
+
+def require_groups(
+    *groups: str, resolver: GroupResolver | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits callers in any one of `groups` (group object ids).
+
+    A token in groups overage (too many groups to carry) is refused with 403
+    `groups_overage` unless `resolver`, an `async (principal) -> group ids`, looks the
+    groups up (e.g. in Microsoft Graph). Returns the `Principal`.
+
+    Raises:
+        ValueError: no group is named.
+    """
+    requirement = GroupRequirement.of(groups, resolver)
 
     async def dependency(connection: HTTPConnection, _: None = Security(entra_scheme)) -> Principal:
         return await requirement.admit(connection.scope)

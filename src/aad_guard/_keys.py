@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import anyio
 import httpx
@@ -57,7 +56,10 @@ class KeyStore:
     Args:
         authority: The cloud's sign-in origin, e.g. `https://login.microsoftonline.com`.
         tenant: The normalized tenant: GUID, domain or keyword.
-        accept_v1_tokens: Also fetch the v1 metadata, for the v1 issuer template.
+        metadata_url: The OpenID metadata document (v2.0, or the one the caller named).
+        metadata_url_v1: The v1 metadata, for the v1 issuer template; `None`: none.
+        any_issuer_form: The caller named the document (`metadata_url`): its issuer may
+            have any form that names a tenant (B2C, custom domains), not only Entra's.
         custom_keys_app_id: Fetch keys with `?appid=` for apps with custom signing keys.
         http_client: A client the caller owns; `None` creates (and closes) one.
         clock: Seconds, monotonic unless a test injects its own clock.
@@ -71,7 +73,9 @@ class KeyStore:
         *,
         authority: Origin,
         tenant: Tenant,
-        accept_v1_tokens: bool,
+        metadata_url: str,
+        metadata_url_v1: str | None,
+        any_issuer_form: bool,
         custom_keys_app_id: str | None,
         http_client: AsyncHTTPClient | None,
         refresh_interval: float,
@@ -85,16 +89,15 @@ class KeyStore:
         telemetry: Telemetry | None = None,
     ) -> None:
         self._origin = authority
-        base = f"{authority.url}/{quote(str(tenant), safe='')}"
-        self.metadata_url = f"{base}/v2.0/.well-known/openid-configuration"
-        # Personal accounts get v2 tokens only; there is no v1 issuer to learn for them.
-        self.metadata_url_v1 = (
-            f"{base}/.well-known/openid-configuration"
-            if accept_v1_tokens and tenant.has_v1_issuer
-            else None
-        )
+        self.metadata_url = metadata_url
+        self.metadata_url_v1 = metadata_url_v1
         self._rules = DocumentRules(
-            authority, tenant, self.metadata_url, self.metadata_url_v1, custom_keys_app_id
+            authority,
+            tenant,
+            metadata_url,
+            metadata_url_v1,
+            custom_keys_app_id,
+            issuer_as_named=any_issuer_form,
         )
         self._client = http_client
         self._owns_client = http_client is None

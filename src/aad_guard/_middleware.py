@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Unpack, overload
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -16,10 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._announce import EntraApp, announce
 from ._authorization import authorization_header, bearer_token
 from ._callables import check_signature
-from ._challenge import error_body, error_headers
+from ._challenge import check_realm, error_body, error_headers, refuse_websocket
 from ._exclusions import Exclusions
 from ._principal import Principal
 from ._resource import ProtectedResource, serve_document
+from ._routing import ValidatorRouter
 from ._telemetry import SCOPE_KEY
 from ._validator import TokenValidator, ValidatorOptions
 from ._warm_up import check_warm_up, warming
@@ -55,6 +56,11 @@ class AADGuardMiddleware:
         app: The ASGI app to protect.
         validator: The `TokenValidator` to use. Or pass its keyword arguments instead, and
             the middleware builds one and closes it at lifespan shutdown.
+        validators: Several `TokenValidator`s, for several authorities or app registrations
+            in one app (a workforce tenant and an External ID tenant, say). Each token goes
+            to the one whose metadata names its unverified `iss`; a token naming none is
+            refused (`invalid_issuer`) without any key lookup. `Principal.accepted_by` says
+            which accepted it. The caller closes them.
         exclude_paths: Paths served without any check, with everything below them, by
             whole segments: `"/health"` covers `/health` and `/health/live`, not `/healthz`.
             Paths are those the routes beside the middleware see (without a `Mount` prefix
@@ -89,6 +95,7 @@ class AADGuardMiddleware:
         app: ASGIApp,
         *,
         validator: TokenValidator | None = None,
+        validators: Sequence[TokenValidator] | None = None,
         exclude_paths: Iterable[str] = (),
         required: bool = True,
         realm: str | None = None,
@@ -99,7 +106,7 @@ class AADGuardMiddleware:
         **validator_options: Unpack[ValidatorOptions],
     ) -> None:
         self.app = app
-        self._owns_validator = validator is None
+        self._owns_validator = validator is None and validators is None
         self._required = required
         self._realm = realm
         self._on_error = on_error
@@ -110,11 +117,14 @@ class AADGuardMiddleware:
         # a bad setting is kept and answered at startup instead (see _refuse_to_start).
         self._configuration_error: TypeError | ValueError | None = None
         try:
-            if validator is not None and validator_options:
-                raise TypeError("pass either validator= or the validator's keyword arguments")
+            if (validator is not None) + (validators is not None) + bool(validator_options) > 1:
+                raise TypeError(
+                    "pass either validator= or the validator's keyword arguments, or validators="
+                    " alone"
+                )
             if validator is not None and not isinstance(validator, TokenValidator):
                 raise TypeError(f"validator must be a TokenValidator, not {validator!r}")
-            _check_realm(realm)
+            check_realm(realm)
             check_warm_up(warm_up, require_keys_at_startup)
             self._excluded = Exclusions(exclude_paths)
             if on_error is not None:
@@ -125,9 +135,14 @@ class AADGuardMiddleware:
                     returns="Response, sync or async",
                 )
             self._resource = ProtectedResource.of(resource)
-            if self._resource is not None and validator is None:
+            if self._resource is not None and validator is None and validators is None:
                 self._resource.admit_as_audience(validator_options)
-            self.validator = validator or TokenValidator(**validator_options)
+            self._router = ValidatorRouter(
+                [validator or TokenValidator(**validator_options)]
+                if validators is None
+                else validators
+            )
+            self.validator = self._router.validators[0]
         except (TypeError, ValueError) as error:
             self._configuration_error = error
             return
@@ -137,26 +152,36 @@ class AADGuardMiddleware:
             else self._resource.documents(self.validator.authority, str(self.validator.tenant))
         )
         # The OpenAPI document of the app this protects describes these settings.
-        self._entra_app = EntraApp(
-            self.validator.authority,
-            str(self.validator.tenant),
-            self.validator.client_id,
-            None if self._resource is None else self._resource.scope_forms,
+        # The resource's App ID URI is the first validator's, whose tenant its documents name.
+        self._entra_apps = tuple(
+            EntraApp(
+                v.authority,
+                str(v.tenant),
+                v.client_id,
+                metadata_url=v.metadata_url if v.settings.metadata_url is not None else None,
+                name=v.settings.flavour.value,
+                scope_prefix=None
+                if self._resource is None or v is not self.validator
+                else self._resource.scope_forms,
+            )
+            for v in self._router.validators
         )
-        announce(app, self._entra_app)
+        announce(app, *self._entra_apps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._configuration_error is not None:
             await self._refuse_to_start(scope, receive, send, self._configuration_error)
             return
         if scope["type"] == "lifespan":
-            startup = warming(send, self.validator, self._warm_up, require_keys=self._require_keys)
+            startup = warming(
+                send, self._router.validators, self._warm_up, require_keys=self._require_keys
+            )
             await self.app(scope, self._closing_at_shutdown(receive), startup)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        announce(scope.get("app"), self._entra_app)  # the app that added this middleware
+        announce(scope.get("app"), *self._entra_apps)  # the app that added this middleware
         if self._documents is not None and await serve_document(
             self._documents, scope, receive, send
         ):
@@ -171,7 +196,7 @@ class AADGuardMiddleware:
             principal: Principal | None = None
             if header is not None:
                 try:
-                    principal = await self.validator.validate(
+                    principal = await self._router.validate(
                         header[7:].strip(b" ").decode("latin-1")
                     )
                 except TokenError:
@@ -273,7 +298,7 @@ class AADGuardMiddleware:
         )
         body = error_body(error)
         if scope["type"] == "websocket":
-            await _refuse_websocket(scope, send, error.status_code, headers, body)
+            await refuse_websocket(scope, send, error.status_code, headers, body)
             return
         if self._on_error is not None:
             answer = self._on_error(HTTPConnection(scope, receive), error)
@@ -306,7 +331,7 @@ class AADGuardMiddleware:
         )
         if scope["type"] == "websocket":
             # RFC 6455 §7.4.1: 1011, the server met a condition that kept it from serving.
-            await _refuse_websocket(
+            await refuse_websocket(
                 scope,
                 send,
                 503,
@@ -347,40 +372,3 @@ def _printable(value: str | None) -> str | None:
 def _set_anonymous(scope: Scope) -> None:
     scope.setdefault("user", UnauthenticatedUser())
     scope.setdefault("auth", AuthCredentials())
-
-
-async def _refuse_websocket(
-    scope: Scope,
-    send: Send,
-    status: int,
-    headers: dict[str, str],
-    body: bytes,
-    *,
-    close_code: int = 1008,
-    close_reason: str = "unauthorized",
-) -> None:
-    """Refuse before `accept`: an HTTP answer where the server allows it, else close 1008."""
-    if "websocket.http.response" in scope.get("extensions", {}):
-        raw = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in headers.items()
-        ]
-        raw.append((b"content-type", b"application/json"))
-        raw.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
-        await send({"type": "websocket.http.response.body", "body": body})
-        return
-    # RFC 6455 §7.4.1: 1008, policy violation, unless the caller names another code.
-    await send({"type": "websocket.close", "code": close_code, "reason": close_reason})
-
-
-def _check_realm(realm: object) -> None:
-    """The realm goes into every challenge's header: printable ASCII (quotes are escaped)."""
-    if realm is None:
-        return
-    if not isinstance(realm, str):
-        raise TypeError(f"realm must be a string, not {realm!r}")
-    if any(not " " <= char <= "~" for char in realm):
-        raise ValueError(
-            f"realm {realm!r} must be printable ASCII (it is sent in the WWW-Authenticate header)"
-        )

@@ -27,6 +27,10 @@ _ISSUER_FORMS: Final = MappingProxyType[TokenVersion, re.Pattern[str]](
     }
 )
 
+_ANY_ISSUER: Final = re.compile(
+    r"https://[^/?#@\s]+/[^?#\s]*|http://(127\.0\.0\.1|localhost)(:\d+)?/[^?#\s]*"
+)
+
 TenantPolicy: TypeAlias = Callable[[str, str, Mapping[str, object]], bool | Awaitable[bool]]
 """A callable `(tenant_id, issuer, claims) -> bool`, sync or async: `True` admits the tenant."""
 
@@ -76,6 +80,36 @@ class IssuerTemplate:
             raise ValueError(
                 f"the metadata issuer {issuer!r} does not belong to tenant {str(tenant)!r}"
             )
+        return cls(issuer, version, fixed)
+
+    @classmethod
+    def of_metadata(cls, issuer: object, *, tenant: Tenant) -> "IssuerTemplate":
+        """The issuer of a document the caller named (`metadata_url`).
+
+        Any HTTPS URL whose path names the tenant (`{tenantid}` or a GUID segment), as B2C's
+        `https://{host}/{tid}/v2.0/` and External ID's custom domains do.
+
+        Raises:
+            ValueError: not such a URL, B2C's `tfp` form, or the issuer of another tenant.
+        """
+        if not isinstance(issuer, str) or _ANY_ISSUER.fullmatch(issuer) is None:
+            raise ValueError(f"the metadata issuer {issuer!r} is not an HTTPS URL")
+        segments = issuer.split("/")[3:]
+        if "tfp" in (segment.lower() for segment in segments):
+            # Microsoft's own validator refuses the `.../tfp/{tid}/{flow}/v2.0/` form too.
+            raise ValueError(
+                f"the metadata issuer {issuer!r} has B2C's tfp form; set the user flow's "
+                "issuer claim to the form without 'tfp'"
+            )
+        tenant_segments = [s for s in segments if s == ISSUER_PLACEHOLDER or is_guid(s)]
+        if not tenant_segments:
+            raise ValueError(f"the metadata issuer {issuer!r} names no tenant id")
+        fixed = None if tenant_segments[0] == ISSUER_PLACEHOLDER else tenant_segments[0]
+        if not tenant.expects_issuer_tenant(fixed):
+            raise ValueError(
+                f"the metadata issuer {issuer!r} does not belong to tenant {str(tenant)!r}"
+            )
+        version: TokenVersion = "2.0" if "v2.0" in segments else "1.0"
         return cls(issuer, version, fixed)
 
     def for_tenant(self, tenant_id: str) -> str | None:

@@ -9,9 +9,11 @@ from typing import NoReturn
 
 from starlette.authentication import BaseUser
 
+from ._flavour import Flavour
+from ._tenant import MSA_TENANT_ID
 from ._version import CLIENT_CLAIM, TokenVersion
 
-__all__ = ["LIST_CLAIMS", "Principal", "VerifiedToken"]
+__all__ = ["LIST_CLAIMS", "Principal", "VerifiedToken", "is_guest", "user_flow"]
 
 _NO_NAMES: frozenset[str] = frozenset()
 _TO_BASE64 = bytes.maketrans(b"-_", b"+/")
@@ -76,6 +78,32 @@ class _TokenClaims(Mapping[str, object]):
         return repr(dict(self._claims()))
 
 
+def is_guest(claims: Mapping[str, object], *, tenant_id: str) -> bool:
+    """Whether a workforce token's user is a guest (B2B) in the token's tenant.
+
+    Entra's token reference: `idp` is the issuer unless the account lives in another tenant
+    (or is a personal account), and the optional `acct` claim is 1 for guests. Personal
+    accounts in their own tenant are never guests.
+    """
+    if tenant_id == MSA_TENANT_ID:
+        return False
+    idp = claims.get("idp")
+    return claims.get("acct") == 1 or (isinstance(idp, str) and idp != claims.get("iss"))
+
+
+def user_flow(claims: Mapping[str, object]) -> str | None:
+    """A B2C token's user flow or custom policy: `tfp`, or `acr` in older tokens."""
+    return _string(claims, "tfp", "acr")
+
+
+def _groups_overage(claims: Mapping[str, object]) -> bool:
+    """Whether the token had too many groups to carry them (Entra's groups overage claim)."""
+    if "groups" in claims:
+        return False
+    names = claims.get("_claim_names")
+    return claims.get("hasgroups") is True or (isinstance(names, dict) and "groups" in names)
+
+
 def _string(claims: Mapping[str, object], *names: str) -> str | None:
     for name in names:
         value = claims.get(name)
@@ -119,6 +147,20 @@ class Principal(BaseUser):
         client_capabilities: What the calling app declared it handles (`xms_cc`), e.g. `cp1`.
         claims: Every claim of the token, read-only; a Principal from a token decodes them
             on each access (keep the mapping for several lookups).
+        is_guest: A guest (B2B) user of a workforce tenant: `idp` is not the issuer, or
+            `acct` is 1. Never set for B2C or External ID, where `idp` names a social
+            identity provider.
+        user_flow: The B2C user flow or custom policy (`tfp`, else `acr`), as the token
+            spells it; `None` outside B2C.
+        groups: The group object ids of `groups`.
+        groups_overage: The user is in more groups than a token carries: `groups` is absent
+            and `hasgroups` or `_claim_names.groups` says so. `groups` is then empty, which
+            does not mean "in no group"; ask Microsoft Graph.
+        flavour: The identity product that issued the token (workforce, B2C, External ID).
+        accepted_by: The metadata URL of the validator that accepted the token.
+
+    `is_guest`, `user_flow`, `groups` and `groups_overage` are read from the claims when
+    asked (properties), so a cached Principal holds no more than its token.
     """
 
     tenant_id: str
@@ -133,9 +175,36 @@ class Principal(BaseUser):
     token_version: TokenVersion
     expires_at: float
     source: Mapping[str, object] | VerifiedToken = field(repr=False, compare=False, hash=False)
+    flavour: Flavour = Flavour.WORKFORCE
+    accepted_by: str | None = None
+
     # Read on every use of a cached token (the revocation check), so kept decoded.
     issued_at: float | None = field(default=None, repr=False, compare=False)
     token_id: str | None = field(default=None, repr=False, compare=False)
+
+    # Read from the claims when asked, so a cached Principal holds no more than its token.
+    @property
+    def is_guest(self) -> bool:
+        """A guest (B2B) user of a workforce tenant (see the class docstring)."""
+        return self.flavour.infers_guests and is_guest(self.claims, tenant_id=self.tenant_id)
+
+    @property
+    def user_flow(self) -> str | None:
+        """The B2C user flow (`tfp`, else `acr`); `None` outside B2C."""
+        return user_flow(self.claims) if self.flavour is Flavour.B2C else None
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The group object ids of `groups`."""
+        groups = self.claims.get("groups")
+        if not isinstance(groups, list):
+            return _NO_NAMES
+        return frozenset(group for group in groups if isinstance(group, str))
+
+    @property
+    def groups_overage(self) -> bool:
+        """Whether the token is in groups overage (see the class docstring)."""
+        return _groups_overage(self.claims)
 
     @property
     def claims(self) -> Mapping[str, object]:
@@ -152,20 +221,26 @@ class Principal(BaseUser):
         *,
         token_version: TokenVersion,
         token: str | None = None,
+        tenant_id: str | None = None,
+        flavour: Flavour = Flavour.WORKFORCE,
+        accepted_by: str | None = None,
     ) -> "Principal":
         """Build a Principal from claims the validator has already checked.
 
         With `token` (the token those claims came from), the Principal keeps the token and
-        decodes its claims when they are read, rather than a copy of `claims`.
+        decodes its claims when they are read, rather than a copy of `claims`. `tenant_id`
+        is the tenant the validator established (B2C's is the issuer's path); default the
+        `tid` claim.
         """
         get = claims.get
+        tenant_id = tenant_id if tenant_id is not None else str(claims["tid"])
         scp, roles, exp, iat = get("scp"), get("roles"), claims["exp"], get("iat")
         # Only the client claim of the token's version: a v2 token's `appid` names no one.
         client_id = get(CLIENT_CLAIM[token_version])
         if not isinstance(client_id, str):
             client_id = None
         return cls(
-            tenant_id=str(claims["tid"]),
+            tenant_id=tenant_id,
             object_id=_string(claims, "oid"),
             subject=_string(claims, "sub"),
             client_id=client_id,
@@ -188,6 +263,8 @@ class Principal(BaseUser):
             if isinstance(iat, int | float) and not isinstance(iat, bool)
             else None,
             token_id=_string(claims, "uti"),
+            flavour=flavour,
+            accepted_by=accepted_by,
         )
 
     @property

@@ -5,14 +5,22 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from ._auth_context import AuthContext, AuthContextResolver
+from ._principal import Principal
 from ._requirement import Requirement
 
-__all__ = ["requires", "requires_auth_context"]
+__all__ = [
+    "AsyncRequirement",
+    "admitting_async",
+    "connection_of",
+    "requires",
+    "requires_auth_context",
+]
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
 
@@ -38,14 +46,14 @@ def requires(*scopes: str, roles: Iterable[str] = ()) -> Callable[[Endpoint], En
 
             @functools.wraps(endpoint)
             async def admit_then_await(*args: object, **kwargs: object) -> object:
-                requirement.admit(_connection(args, kwargs).scope)
+                requirement.admit(connection_of(args, kwargs).scope)
                 return await endpoint(*args, **kwargs)
 
             return cast("Endpoint", admit_then_await)
 
         @functools.wraps(endpoint)
         def admit_then_call(*args: object, **kwargs: object) -> object:
-            requirement.admit(_connection(args, kwargs).scope)
+            requirement.admit(connection_of(args, kwargs).scope)
             return endpoint(*args, **kwargs)
 
         return cast("Endpoint", admit_then_call)
@@ -68,15 +76,31 @@ def requires_auth_context(
         ValueError: the id is not `c1` to `c99`, or a resolver comes without `operation`.
         TypeError: the endpoint is not a coroutine function.
     """
-    requirement = AuthContext(context, operation)
+    return admitting_async(AuthContext(context, operation), "requires_auth_context")
+
+
+class AsyncRequirement(Protocol):
+    """A requirement whose check may await (a resolver): `AuthContext`, `GroupRequirement`."""
+
+    async def admit(self, scope: Scope) -> Principal:
+        """The caller's `Principal` if the requirement admits it; raises otherwise."""
+        ...
+
+
+def admitting_async(requirement: AsyncRequirement, name: str) -> Callable[[Endpoint], Endpoint]:
+    """A decorator `name` of async endpoints that awaits `requirement` before each call.
+
+    Raises:
+        TypeError: (from the decorator) the endpoint is not a coroutine function.
+    """
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         if not inspect.iscoroutinefunction(endpoint):
-            raise TypeError("requires_auth_context decorates async endpoints")
+            raise TypeError(f"{name} decorates async endpoints")
 
         @functools.wraps(endpoint)
         async def admit_then_await(*args: object, **kwargs: object) -> object:
-            await requirement.admit(_connection(args, kwargs).scope)
+            await requirement.admit(connection_of(args, kwargs).scope)
             return await endpoint(*args, **kwargs)
 
         return cast("Endpoint", admit_then_await)
@@ -84,7 +108,7 @@ def requires_auth_context(
     return decorate
 
 
-def _connection(args: tuple[object, ...], kwargs: Mapping[str, object]) -> HTTPConnection:
+def connection_of(args: tuple[object, ...], kwargs: Mapping[str, object]) -> HTTPConnection:
     """The endpoint's `Request` or `WebSocket`, wherever it is among the arguments."""
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):

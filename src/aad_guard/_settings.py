@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, TypedDict, Unpack
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ._callables import check_signature
 from ._fetch import AsyncHTTPClient, Origin
+from ._flavour import Flavour, external_id_tenant, flavour_of
 from ._keys import RSA_ALGORITHMS
 from ._policy import TenantPolicy, normalize_tenant_ids
 from ._revocation import FailureMode, RevocationStore
@@ -41,6 +42,10 @@ class ValidatorOptions(TypedDict, total=False):
     tenant_policy: TenantPolicy | None
     audiences: Iterable[str] | None
     authority: str
+    metadata_url: str | None
+    allowed_user_flows: Iterable[str] | None
+    allow_guest_users: bool
+    allowed_client_ids: Iterable[str] | None
     accept_v1_tokens: bool
     accept_id_tokens: bool
     allow_acl_tokens: bool
@@ -78,6 +83,10 @@ class ValidatorSettings:
     tenant_policy: TenantPolicy | None
     audiences: frozenset[str]
     authority: Origin
+    metadata_url: str | None
+    allowed_user_flows: frozenset[str] | None
+    allow_guest_users: bool
+    allowed_client_ids: frozenset[str] | None
     accept_v1_tokens: bool
     accept_id_tokens: bool
     allow_acl_tokens: bool
@@ -132,19 +141,34 @@ class ValidatorSettings:
         clock = options.get("clock")
         if clock is not None:
             check_signature("clock", clock, parameters=(), returns="float (UNIX seconds)")
-        try:
-            origin = Origin.of(authority)
-        except ValueError as exc:
-            raise ValueError(f"authority {exc}") from None
-        parts = urlsplit(authority)
-        if parts.path not in ("", "/") or parts.query:
-            raise ValueError(f"authority {authority!r} must be an origin, without a path")
+        metadata_url = options.get("metadata_url")
+        if metadata_url is not None:
+            origin, flavour = _metadata_origin(metadata_url, options)
+        else:
+            try:
+                origin = Origin.of(authority)
+            except ValueError as exc:
+                raise ValueError(f"authority {exc}") from None
+            parts = urlsplit(authority)
+            if parts.path not in ("", "/") or parts.query:
+                raise ValueError(f"authority {authority!r} must be an origin, without a path")
+            flavour = flavour_of(host=origin.host, metadata_path=None)
         algorithms = _strings("allowed_algorithms", options.get("allowed_algorithms", ("RS256",)))
         if not algorithms <= RSA_ALGORITHMS:
             unsupported = sorted(algorithms - RSA_ALGORITHMS)
             raise ValueError(f"allowed_algorithms has {unsupported}; Entra keys are RSA keys")
         client_id = client_id.strip()
-        tenant = Tenant.parse(options.get("tenant", "organizations"))
+        if metadata_url is not None:
+            tenant = _metadata_tenant(metadata_url, options.get("tenant"))
+        elif flavour is Flavour.EXTERNAL_ID:
+            tenant = external_id_tenant(authority, options.get("tenant"))
+        else:
+            tenant = Tenant.parse(options.get("tenant", "organizations"))
+        accept_v1 = bool(options.get("accept_v1_tokens", True))
+        user_flows = options.get("allowed_user_flows")
+        if user_flows is not None and flavour is not Flavour.B2C:
+            raise ValueError("allowed_user_flows needs the metadata_url of a B2C user flow")
+        client_ids = options.get("allowed_client_ids")
         audiences = options.get("audiences")
         audience_set = (
             _strings("audiences", audiences)
@@ -188,7 +212,18 @@ class ValidatorSettings:
             tenant_policy=tenant_policy,
             audiences=audience_set,
             authority=origin,
-            accept_v1_tokens=bool(options.get("accept_v1_tokens", True)),
+            metadata_url=metadata_url,
+            # B2C user flow names are case-insensitive (`B2C_1_SignIn` is `b2c_1_signin`).
+            allowed_user_flows=frozenset(
+                flow.lower() for flow in _strings("allowed_user_flows", user_flows)
+            )
+            if user_flows is not None
+            else None,
+            allow_guest_users=bool(options.get("allow_guest_users", True)),
+            allowed_client_ids=_strings("allowed_client_ids", client_ids)
+            if client_ids is not None
+            else None,
+            accept_v1_tokens=accept_v1,
             accept_id_tokens=bool(options.get("accept_id_tokens", False)),
             allow_acl_tokens=bool(options.get("allow_acl_tokens", False)),
             custom_signing_keys=bool(options.get("custom_signing_keys", False)),
@@ -217,9 +252,73 @@ class ValidatorSettings:
             telemetry=telemetry or Telemetry(),
         )
 
+    @property
+    def flavour(self) -> Flavour:
+        """The identity product: B2C and External ID by their hosts or user-flow paths."""
+        if self.metadata_url is None:
+            return flavour_of(host=self.authority.host, metadata_path=None)
+        parts = urlsplit(self.metadata_url)
+        return flavour_of(host=self.authority.host, metadata_path=f"{parts.path}/{parts.query}")
+
+    @property
+    def metadata_urls(self) -> tuple[str, str | None]:
+        """The OpenID metadata documents to fetch: v2.0 (or `metadata_url`), and v1 if any.
+
+        External ID serves no v1 metadata (its `/.well-known/openid-configuration` fails),
+        and personal accounts get v2 tokens only: no v1 issuer to learn for either.
+        """
+        if self.metadata_url is not None:
+            return self.metadata_url, None
+        base = f"{self.authority.url}/{quote(str(self.tenant), safe='')}"
+        v1 = self.accept_v1_tokens and self.tenant.has_v1_issuer
+        return (
+            f"{base}/v2.0/.well-known/openid-configuration",
+            f"{base}/.well-known/openid-configuration"
+            if v1 and self.flavour is Flavour.WORKFORCE
+            else None,
+        )
+
     def now(self) -> float:
         """The current UNIX time by the configured clock, for token lifetimes."""
         return (self.clock or time.time)()
+
+
+def _metadata_origin(metadata_url: object, options: ValidatorOptions) -> tuple[Origin, Flavour]:
+    """The origin every document of `metadata_url` must come from, and its flavour."""
+    if not isinstance(metadata_url, str):
+        raise TypeError(f"metadata_url must be a string, not {type(metadata_url).__name__}")
+    try:
+        origin = Origin.of(metadata_url)
+    except ValueError as exc:
+        raise ValueError(f"metadata_url {exc}") from None
+    if "authority" in options and Origin.of(str(options["authority"])) != origin:
+        raise ValueError("metadata_url and authority name different origins; give only one")
+    parts = urlsplit(metadata_url)
+    if parts.fragment or not parts.path.strip("/"):
+        raise ValueError(f"metadata_url {metadata_url!r} must name an OpenID metadata document")
+    return origin, flavour_of(host=origin.host, metadata_path=f"{parts.path}/{parts.query}")
+
+
+def _metadata_tenant(metadata_url: str, tenant: object) -> Tenant:
+    """The tenant a `metadata_url` is for.
+
+    `tenant=`, else its first tenant-like path segment (`{tenant}.onmicrosoft.com`, a
+    GUID), else its host (a custom domain).
+    """
+    if tenant is not None:
+        parsed = Tenant.parse(tenant)
+        if parsed.is_keyword:
+            raise ValueError(f"tenant {str(parsed)!r} cannot be used with metadata_url")
+        return parsed
+    parts = urlsplit(metadata_url)
+    for candidate in (*parts.path.split("/"), parts.hostname or ""):
+        try:
+            parsed = Tenant.parse(candidate)
+        except ValueError:
+            continue
+        if not parsed.is_keyword:
+            return parsed
+    raise ValueError(f"metadata_url {metadata_url!r} names no tenant: give tenant= too")
 
 
 def _duration(name: str, value: float, *, positive: bool = False) -> float:

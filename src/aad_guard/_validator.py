@@ -52,8 +52,23 @@ class TokenValidator:
         audiences: Accepted `aud` values. Default `{client_id, "api://" + client_id}`.
         authority: The cloud's sign-in origin. Default `https://login.microsoftonline.com`;
             `https://login.microsoftonline.us` (US Government), `https://login.chinacloudapi.cn`
-            (China). Plain `http` only to a loopback address.
+            (China). Plain `http` only to a loopback address. An Entra External ID
+            authority, `https://{sub}.ciamlogin.com/`, means the tenant
+            `{sub}.onmicrosoft.com` unless `tenant` names it (its id or domain).
+        metadata_url: Any OpenID metadata document to take the issuer and keys from, instead
+            of the one `authority` and `tenant` name: a B2C user flow's
+            (`https://{t}.b2clogin.com/{t}.onmicrosoft.com/{flow}/v2.0/.well-known/openid-configuration`)
+            or a custom domain's. Its origin is the only one documents are fetched from; the
+            tenant is `tenant`, else the URL's tenant segment. Default: none.
+        allowed_user_flows: B2C user flows (or custom policies) whose tokens are accepted,
+            by `tfp` (else `acr`), case-insensitive; only with a B2C `metadata_url`.
+            Default: every flow of the tenant (they share one issuer).
+        allow_guest_users: Accept guest (B2B) users of a workforce tenant (`idp` other than
+            the issuer, or `acct` 1). `False` refuses them with 403. Default `True`.
+        allowed_client_ids: The client applications (`azp`/`appid`) that may call; others
+            are refused with 403 `client_not_allowed`. Default: any.
         accept_v1_tokens: Accept v1 tokens (`https://sts.windows.net/{tid}/`). Default `True`.
+            Has no effect with `metadata_url` or External ID, which serves no v1 metadata.
         accept_id_tokens: Accept tokens without `azp`/`appid` (ID tokens). Default `False`.
         allow_acl_tokens: Accept access tokens with neither `scp` nor `roles`, for APIs that
             authorize callers by an access-control list of client ids. Default `False`.
@@ -113,7 +128,9 @@ class TokenValidator:
         keys = KeyStore(
             authority=settings.authority,
             tenant=settings.tenant,
-            accept_v1_tokens=settings.accept_v1_tokens,
+            metadata_url=settings.metadata_urls[0],
+            metadata_url_v1=settings.metadata_urls[1],
+            any_issuer_form=settings.metadata_url is not None,
             custom_keys_app_id=settings.client_id if settings.custom_signing_keys else None,
             http_client=settings.http_client,
             refresh_interval=settings.refresh_interval,
@@ -144,6 +161,7 @@ class TokenValidator:
             algorithms={
                 name: get_default_algorithms()[name] for name in settings.allowed_algorithms
             },
+            flavour=settings.flavour,
         )
 
     @property
@@ -181,6 +199,25 @@ class TokenValidator:
         """The OpenID metadata document this validator trusts."""
         return self._context.keys.metadata_url
 
+    async def names_issuer(self, issuer: str, tenant_id: str | None) -> bool:
+        """Whether this validator's metadata names `issuer` (for the token's `tenant_id`).
+
+        For routing a token among several validators by its unverified `iss`; fetches the
+        metadata only when none is cached, never keys for an unknown key id.
+
+        Raises:
+            KeysUnavailableError: no metadata could be had.
+        """
+        keys = self._context.keys
+        snapshot = keys.current() or await keys.snapshot()
+        for template in (snapshot.issuer_v2, snapshot.issuer_v1):
+            if template is None:
+                continue
+            tenant = template.tenant_id or tenant_id
+            if tenant is not None and template.for_tenant(tenant) == issuer:
+                return True
+        return False
+
     async def validate(self, token: str) -> Principal:
         """Check `token` completely and return who called.
 
@@ -210,7 +247,12 @@ class TokenValidator:
         candidate = Candidate(token)
         await self._run(self._checks, candidate)
         principal = Principal.from_claims(
-            candidate.claims, token_version=candidate.version, token=token
+            candidate.claims,
+            token_version=candidate.version,
+            token=token,
+            tenant_id=candidate.tenant_id,
+            flavour=self._context.flavour,
+            accepted_by=self.metadata_url,
         )
         if cache is not None:
             cache.put(

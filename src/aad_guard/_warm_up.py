@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 
 import anyio
 from starlette.types import Message, Send
@@ -40,17 +41,26 @@ def check_warm_up(warm_up: object, require_keys: object) -> None:
 
 
 def warming(
-    send: Send, validator: TokenValidator, warm_up: float | None, *, require_keys: bool
+    send: Send, validators: Sequence[TokenValidator], warm_up: float | None, *, require_keys: bool
 ) -> Send:
-    """`send`, warming `validator`'s keys before the app's startup is reported."""
+    """`send`, warming every validator's keys, at once, before the app's startup is reported."""
     if warm_up is None:
         return send
 
     async def send_after_warm_up(message: Message) -> None:
         if message["type"] == "lifespan.startup.complete":
-            failure = await _warm(validator, warm_up, require_keys=require_keys)
-            if failure is not None:
-                message = {"type": "lifespan.startup.failed", "message": failure}
+            failures: list[str] = []
+
+            async def warm_into_failures(validator: TokenValidator) -> None:
+                failure = await _warm(validator, warm_up, require_keys=require_keys)
+                if failure is not None:
+                    failures.append(failure)
+
+            async with anyio.create_task_group() as group:
+                for validator in validators:
+                    group.start_soon(warm_into_failures, validator)
+            if failures:
+                message = {"type": "lifespan.startup.failed", "message": "; ".join(failures)}
         await send(message)
 
     return send_after_warm_up

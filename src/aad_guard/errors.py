@@ -25,6 +25,7 @@ AADGuardError
 │   ├── NotAnAccessTokenError       not_an_access_token
 │   ├── NoScopesOrRolesError        no_scopes_or_roles
 │   ├── TenantNotAllowedError       tenant_not_allowed
+│   ├── UserFlowNotAllowedError     user_flow_not_allowed
 │   └── TokenRevokedError           token_revoked (401 insufficient_claims to a cp1 client)
 ├── AuthContextChallengeError       401 insufficient_claims, auth_context_challenge
 ├── MissingTokenError               401 missing_token (a challenge without an error)
@@ -32,6 +33,10 @@ AADGuardError
 │   ├── MalformedAuthorizationError malformed_authorization
 │   └── DuplicateAuthorizationError duplicate_authorization
 ├── InsufficientScopeError          403 insufficient_scope
+│   ├── GuestNotAllowedError        guest_not_allowed
+│   ├── ClientNotAllowedError       client_not_allowed
+│   ├── GroupsOverageError          groups_overage
+│   └── NotInGroupError             not_in_group
 ├── AuthContextRequiredError        403 insufficient_user_authentication, auth_context_required
 ├── KeysUnavailableError            503 keys_unavailable
 └── RevocationUnavailableError      503 revocation_unavailable (on_revocation_failure="refuse")
@@ -47,9 +52,12 @@ __all__ = [
     "AADGuardError",
     "AuthContextChallengeError",
     "AuthContextRequiredError",
+    "ClientNotAllowedError",
     "CriticalHeaderError",
     "DuplicateAuthorizationError",
     "GraphTokenError",
+    "GroupsOverageError",
+    "GuestNotAllowedError",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidClaimError",
@@ -65,6 +73,7 @@ __all__ = [
     "MissingTokenError",
     "NoScopesOrRolesError",
     "NotAnAccessTokenError",
+    "NotInGroupError",
     "RevocationUnavailableError",
     "TenantNotAllowedError",
     "TokenError",
@@ -74,6 +83,7 @@ __all__ = [
     "TokenTooLargeError",
     "UnknownKeyError",
     "UnsupportedAlgorithmError",
+    "UserFlowNotAllowedError",
     "VersionMismatchError",
 ]
 
@@ -269,6 +279,13 @@ class TenantNotAllowedError(TokenError):
     description = "The access token's tenant is not allowed to call this API."
 
 
+class UserFlowNotAllowedError(TokenError):
+    """The B2C token's user flow (`tfp`/`acr`) is not one of `allowed_user_flows`."""
+
+    reason = "user_flow_not_allowed"
+    description = "The access token was issued by a user flow that is not accepted."
+
+
 class MissingTokenError(AADGuardError):
     """The request carries no bearer token: a challenge without an error (RFC 6750 §3.1)."""
 
@@ -323,6 +340,47 @@ class InsufficientScopeError(AADGuardError):
         super().__init__(message)
         self.scopes = tuple(scopes)
         self.roles = tuple(roles)
+
+
+class _ForbiddenTokenError(InsufficientScopeError):
+    """A valid token whose caller this API does not admit, whatever its scopes (403)."""
+
+    def __init__(
+        self, message: str | None = None, *, tenant_id: str | None = None, kid: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+        self.kid = kid
+
+
+class GuestNotAllowedError(_ForbiddenTokenError):
+    """The token is valid, but its user is a guest and `allow_guest_users` is `False`."""
+
+    reason = "guest_not_allowed"
+    description = "Guest users are not allowed to call this API."
+
+
+class ClientNotAllowedError(_ForbiddenTokenError):
+    """The token is valid, but its client (`azp`/`appid`) is not in `allowed_client_ids`."""
+
+    reason = "client_not_allowed"
+    description = "The calling application is not allowed to call this API."
+
+
+class GroupsOverageError(InsufficientScopeError):
+    """The route requires groups, the token is in groups overage and no resolver is given."""
+
+    reason = "groups_overage"
+    description = (
+        "The access token has too many groups to list them, and this API cannot look them up."
+    )
+
+
+class NotInGroupError(InsufficientScopeError):
+    """The caller is in none of the groups the route requires."""
+
+    reason = "not_in_group"
+    description = "The caller is not in a group this request requires."
 
 
 class KeysUnavailableError(AADGuardError):

@@ -135,7 +135,11 @@ def _parser() -> argparse.ArgumentParser:
         default="https://login.microsoftonline.com",
         help="the cloud's sign-in origin (default %(default)s)",
     )
+    checking.add_argument(
+        "--metadata-url", help="an OpenID metadata document (a B2C user flow's, a custom domain's)"
+    )
     checking.add_argument("--no-v1", action="store_true", help="refuse v1 tokens")
+    checking.add_argument("--no-guests", action="store_true", help="refuse guest (B2B) users")
     checking.add_argument("--accept-id-tokens", action="store_true", help="admit ID tokens")
     checking.add_argument("--allow-acl-tokens", action="store_true", help="no scp/roles is ok")
     checking.add_argument(

@@ -203,7 +203,14 @@ def check(token: str, options: argparse.Namespace, out: Terminal, *, now: float)
         "allow_acl_tokens": options.allow_acl_tokens,
         "custom_signing_keys": options.custom_signing_keys,
         "clock_skew": options.clock_skew,
+        "allow_guest_users": not options.no_guests,
     }
+    if options.metadata_url:
+        # The document names the issuer and tenant; a keyword tenant has no place there.
+        settings["metadata_url"] = options.metadata_url
+        del settings["authority"]
+        if options.tenant == "organizations":
+            del settings["tenant"]
     if options.allowed_tenants:
         settings["allowed_tenants"] = options.allowed_tenants
     if options.audiences:

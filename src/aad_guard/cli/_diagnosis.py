@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from .._checks import CHECKS, refused_by
-from .._settings import default_audiences
+from .._settings import ValidatorSettings, default_audiences
 from .._tenant import Tenant
 from .._validator import TokenValidator, ValidatorOptions
 from ..errors import AADGuardError
@@ -74,6 +74,9 @@ async def diagnose(
     # The issuer of another tenant fails the issuer check; admitting every tenant tells.
     other_tenant = False
     current: dict[str, object] = dict(options)
+    # The steps of the checks these settings run (B2C's user flow only under B2C, ...).
+    settings = ValidatorSettings.parse(**options)
+    applicable = {check.step for check in CHECKS if check.applies(settings)}
     with _fetch_failures() as fetch_failures:
         for _ in range(len(STEPS)):
             try:
@@ -100,6 +103,8 @@ async def diagnose(
     }
     steps = []
     for name, title in STEPS.items():
+        if name not in applicable and name not in failures:
+            continue
         if name in failures:
             steps.append(Step(name, title, "fail", failures[name].reason, details[name]))
         elif name == "tenant" and other_tenant:
@@ -204,6 +209,8 @@ def _relax(
         client_id = str(options["client_id"])
         audiences = options.get("audiences") or default_audiences(client_id)
         return {**options, "audiences": {*audiences, summary.audience}}  # type: ignore[misc]
+    if reason in ("invalid_issuer", "tenant_not_allowed") and "metadata_url" in options:
+        return None  # the document names the one issuer and tenant; nothing to widen
     if reason == "invalid_issuer":
         if is_v1_issuer(summary.issuer) and options.get("accept_v1_tokens") is False:
             return {**options, "accept_v1_tokens": True}
@@ -216,6 +223,12 @@ def _relax(
         return {**options, "accept_id_tokens": True}
     if reason == "no_scopes_or_roles":
         return {**options, "allow_acl_tokens": True}
+    if reason == "user_flow_not_allowed":
+        return {**options, "allowed_user_flows": None}
+    if reason == "client_not_allowed":
+        return {**options, "allowed_client_ids": None}
+    if reason == "guest_not_allowed":
+        return {**options, "allow_guest_users": True}
     return None
 
 

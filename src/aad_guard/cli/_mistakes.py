@@ -15,6 +15,8 @@ from .._settings import default_audiences
 from .._tenant import MSA_TENANT_ID, Tenant, TenantKind
 from .._validator import ValidatorOptions
 from ..errors import AADGuardError
+from ._flavours import EXPLAINS as FLAVOUR_EXPLAINS
+from ._flavours import flavour_mistakes
 from ._summary import TokenSummary, is_quoted, when
 
 __all__ = ["Findings", "Mistake", "is_v1_issuer", "name_mistakes"]
@@ -35,6 +37,7 @@ _EXPLAINS = MappingProxyType(
         "unknown_key": {"unknown_kid"},
         "bad_signature": {"invalid_signature"},
         "keys_unavailable": {"keys_unavailable"},
+        **FLAVOUR_EXPLAINS,
     }
 )
 
@@ -74,6 +77,8 @@ def name_mistakes(findings: Findings) -> list[Mistake]:
     """The mistakes behind a refused token; the first explains the verdict."""
     found = [*_intake_mistakes(findings)]
     if findings.summary is not None:
+        flavoured = flavour_mistakes(findings.summary, findings.options, findings.reasons)
+        found.extend(Mistake(code, message) for code, message in flavoured)
         found.extend(_claim_mistakes(findings, findings.summary))
     first = findings.first.reason
     explained = [m for m in found if first in _EXPLAINS.get(m.code, ())]

@@ -12,7 +12,8 @@ principal = await validator.validate(issuer.token(scopes=["Tasks.Read"]))
 The others are the values it works with: keys (`KeySet`, `LocalKey`), accounts and
 applications (`SignIn`, `LocalUser`, `LocalClient`), faults (`Fault`, `FaultKind`), tokens
 (`TokenSpec`, `ClaimRule`) and metadata (`MetadataRequest`, `MetadataBuilder`,
-`entra_metadata`).
+`entra_metadata`). Azure AD B2C and External ID issuers and their tokens, and guests'
+tokens: `b2c_issuer`, `b2c_token`, `external_id_issuer`, `external_id_token`, `guest_token`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from __future__ import annotations
 from .._version import TokenVersion
 from ._accounts import OTHER_TENANT_ID, LocalClient, LocalUser
 from ._faults import Document, Fault, FaultKind
+from ._flavours import (
+    b2c_issuer,
+    b2c_metadata,
+    b2c_metadata_url,
+    b2c_token,
+    external_id_issuer,
+    external_id_metadata,
+    external_id_token,
+    guest_token,
+)
 from ._issuer import (
     DEFAULT_API_CLIENT_ID,
     DEFAULT_CALLER_CLIENT_ID,
@@ -55,5 +66,13 @@ __all__ = [
     "SignIn",
     "TokenSpec",
     "TokenVersion",
+    "b2c_issuer",
+    "b2c_metadata",
+    "b2c_metadata_url",
+    "b2c_token",
     "entra_metadata",
+    "external_id_issuer",
+    "external_id_metadata",
+    "external_id_token",
+    "guest_token",
 ]
