@@ -188,7 +188,7 @@ def _run(redis_url: str | None) -> FleetRun:
         if redis_url is not None:
             environment[REDIS_VARIABLE] = redis_url
         # The readiness probe of `uvicorn` asks for "/": refused without a fetch.
-        with uvicorn("fleet", environment, workers=WORKERS) as url:
+        with uvicorn("bench._app:fleet", environment, workers=WORKERS) as url:
             return anyio.run(partial(_drive, url, token, issuer, shared=redis_url is not None))
 
 

@@ -140,7 +140,7 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def uvicorn(factory: str, environment: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    """Run `bench._app:<factory>` under uvicorn on loopback; yield its URL once it answers."""
+    """Run `<module>:<factory>` under uvicorn on loopback; yield its URL once it answers."""
     port = _free_port()
     command = [
         sys.executable,
