@@ -57,6 +57,18 @@ def scope(server: LocalIssuerServer, name: str) -> str:
     return f"api://{server.issuer.client_id}/{name}"
 
 
+def daemon_app(server: LocalIssuerServer, **options: Any) -> msal.ConfidentialClientApplication:
+    """The daemon's MSAL app with its secret, against the server's tenant."""
+    return msal.ConfidentialClientApplication(
+        DAEMON,
+        client_credential=SECRET,
+        authority=f"{server.url}/{server.issuer.tenant_id}",
+        instance_discovery=False,
+        verify=ca(server),
+        **options,
+    )
+
+
 def build_api(server: LocalIssuerServer, *, client_id: str | None = None) -> FastAPI:
     """The API under test: it trusts the issuer, fetching its keys over HTTPS."""
     app = FastAPI()
@@ -156,13 +168,7 @@ def expire_cached_access_tokens(app: msal.ClientApplication) -> None:
 def test_confidential_client_with_a_secret_gets_an_app_token_for_an_app_role_route(
     server: LocalIssuerServer,
 ) -> None:
-    app = msal.ConfidentialClientApplication(
-        DAEMON,
-        client_credential=SECRET,
-        authority=f"{server.url}/{server.issuer.tenant_id}",
-        instance_discovery=False,
-        verify=ca(server),
-    )
+    app = daemon_app(server)
     result = app.acquire_token_for_client([scope(server, ".default")])
     assert result.get("token_type") == "Bearer", result
     admin = call_api(server, "/admin", result["access_token"])

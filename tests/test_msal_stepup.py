@@ -36,6 +36,7 @@ from tests.test_msal import (
     auth_response,
     browser_sign_in,
     ca,
+    daemon_app,
     requests_uses_verify,
     scope,
 )
@@ -193,14 +194,7 @@ def test_a_revoked_cp1_user_gets_the_nbf_challenge_and_msal_gets_a_fresh_token(
 def test_a_revoked_cp1_daemon_answers_the_challenge_with_acquire_token_for_client(
     server: LocalIssuerServer, api: API
 ) -> None:
-    daemon = msal.ConfidentialClientApplication(
-        DAEMON,
-        client_credential=SECRET,
-        authority=f"{server.url}/{server.issuer.tenant_id}",
-        instance_discovery=False,
-        verify=ca(server),
-        client_capabilities=["cp1"],
-    )
+    daemon = daemon_app(server, client_capabilities=["cp1"])
     first = daemon.acquire_token_for_client([scope(server, ".default")])
     assert api.call("GET", "/admin", first["access_token"]).status_code == 200
     api.client.portal.call(api.store.revoke_client, server.issuer.tenant_id, DAEMON)  # type: ignore[union-attr]
